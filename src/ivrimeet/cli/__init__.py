@@ -1,0 +1,5 @@
+"""The ``ivrimeet`` command line."""
+
+from ivrimeet.cli.main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,25 @@
+"""``ivrimeet config``: the effective configuration, secrets masked, with sources."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ivrimeet.cli.state import load_settings
+from ivrimeet.settings import describe_settings
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("config")(show_config)
+
+
+def show_config(ctx: typer.Context) -> None:
+    """Show every setting, its value (secrets masked) and where it came from."""
+    settings = load_settings(ctx)
+    table = Table("name", "value", "source", "meaning")
+    for row in describe_settings(settings):
+        table.add_row(row.name, row.value, row.source, row.description)
+    Console(width=160).print(table)

@@ -1,0 +1,50 @@
+"""``ivrimeet serve``: the HTTP API (and, on the embedded default, an in-process worker)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from ivrimeet.cli.state import load_settings
+
+__all__ = ["register"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(
+        None, help="Address to bind; default 0.0.0.0 with an API token, else 127.0.0.1."
+    ),
+    port: int | None = typer.Option(None, help="Port; default $PORT, else 8000."),
+) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    from ivrimeet.api import create_app
+
+    settings = load_settings(ctx)
+    if settings.ivrimeet_api_token is None:
+        if host not in (None, "127.0.0.1", "localhost", "::1"):
+            typer.echo(
+                f"Refusing to bind {host} without IVRIMEET_API_TOKEN: anyone could use the API. "
+                "Set IVRIMEET_API_TOKEN or bind 127.0.0.1.",
+                err=True,
+            )
+            raise typer.Exit(2)
+        host = "127.0.0.1"
+        logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: binding 127.0.0.1 only")
+    bind_host = host or "0.0.0.0"  # noqa: S104  # token set: public bind is the point
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )

@@ -1,0 +1,98 @@
+"""How ivrimeet connects to S3: one ``S3Connection`` value, one botocore client.
+
+Credentials follow the standard AWS chain: explicit keys when given
+(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``), otherwise whatever boto3
+finds (profile, web identity, container or instance metadata). With an
+endpoint (MinIO, R2, B2, a local test server) addressing is path-style.
+Retries use botocore's ``standard`` mode: exponential backoff with jitter on
+throttling, 5xx and connection errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["S3Connection", "describe_credentials"]
+
+
+@dataclass(frozen=True)
+class S3Connection:
+    """Everything needed to reach one bucket. Secrets are plain strings here:
+    they come unwrapped from ``Settings`` at the entry point and never get logged
+    (``__repr__`` hides them)."""
+
+    bucket: str
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    profile: str | None = None
+    max_pool_connections: int = 32
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+
+    def session(self) -> boto3.Session:
+        """A boto3 session with explicit keys when given, else the default chain."""
+        return boto3.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+            region_name=self.region,
+            profile_name=self.profile,
+        )
+
+    def botocore_config(self) -> Config:
+        addressing = "path" if self.endpoint_url else "auto"
+        return Config(
+            region_name=self.region,
+            max_pool_connections=self.max_pool_connections,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            s3={"addressing_style": addressing},
+            signature_version="s3v4",
+        )
+
+    def client(self, session: boto3.Session | None = None) -> S3Client:
+        """A new S3 client (thread-safe; share it)."""
+        return (session or self.session()).client(
+            "s3", endpoint_url=self.endpoint_url, config=self.botocore_config()
+        )
+
+    @property
+    def endpoint_label(self) -> str:
+        """The endpoint for messages: the configured URL or AWS's regional host."""
+        if self.endpoint_url:
+            return self.endpoint_url
+        return f"s3.{self.region or 'us-east-1'}.amazonaws.com"
+
+
+def describe_credentials(credentials: Credentials | None) -> str:
+    """Where credentials came from, for error messages: method and key id tail only."""
+    if credentials is None:
+        return "No credentials were found."
+    method = getattr(credentials, "method", None) or "unknown source"
+    key_id = credentials.access_key or ""
+    tail = key_id[-4:] if len(key_id) >= 8 else "?"
+    origin = {
+        "explicit": "the environment/settings",
+        "env": "the environment",
+        "shared-credentials-file": "~/.aws/credentials",
+        "config-file": "~/.aws/config",
+        "iam-role": "the instance metadata (IAM role)",
+        "container-role": "the container credentials endpoint",
+        "assume-role": "an assumed role",
+        "assume-role-with-web-identity": "a web identity token",
+        "sso": "AWS SSO",
+    }.get(method, method)
+    return f"Credentials came from {origin} (AWS_ACCESS_KEY_ID ending in {tail})."

@@ -1,0 +1,71 @@
+"""Builds the running parts (object store, ...) from ``Settings`` for entry points.
+
+API, worker and CLI call these once at start-up and pass the results down; no
+lower layer ever sees ``Settings``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from ivrimeet.objects import LocalStore, ObjectStore, S3Connection, S3Store
+from ivrimeet.settings import Settings
+
+__all__ = ["local_signing_key", "object_store", "s3_connection", "secret_values"]
+
+
+def s3_connection(settings: Settings) -> S3Connection:
+    """The S3 connection the settings describe (requires ``S3_BUCKET``)."""
+    assert settings.s3_bucket is not None, "s3_connection() needs S3_BUCKET"
+    return S3Connection(
+        bucket=settings.s3_bucket,
+        region=settings.s3_region,
+        endpoint_url=settings.s3_endpoint_url,
+        access_key_id=_reveal(settings.aws_access_key_id),
+        secret_access_key=_reveal(settings.aws_secret_access_key),
+        session_token=_reveal(settings.aws_session_token),
+        profile=settings.aws_profile,
+    )
+
+
+def local_signing_key(data_dir: Path) -> bytes:
+    """The HMAC key for local signed URLs, created once per data dir (mode 0600)."""
+    path = data_dir / ".signing-key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(secrets.token_bytes(32))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_bytes()
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    """S3 when ``S3_BUCKET`` is set, else the local folder store in the data dir."""
+    if settings.uses_s3:
+        return S3Store(
+            s3_connection(settings),
+            part_size=settings.transfer_part_size,
+            concurrency=settings.transfer_concurrency,
+        )
+    data_dir = settings.ivrimeet_data_dir
+    return LocalStore(data_dir / "objects", signing_key=local_signing_key(data_dir))
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret's plain value, for the log redaction filter."""
+    values = [
+        settings.aws_access_key_id,
+        settings.aws_secret_access_key,
+        settings.aws_session_token,
+        settings.hf_token,
+        settings.ivrimeet_api_token,
+        settings.database_url,
+        settings.redis_url,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def _reveal(value: object) -> str | None:
+    return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]  # SecretStr
