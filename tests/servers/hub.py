@@ -103,7 +103,7 @@ class StandInHub:
     # -- repos -------------------------------------------------------------
 
     def publish(self, repo_id: str, folder: Path, *, gated: bool = False) -> str:
-        """Publish ``folder`` as the new ``main`` of ``repo_id`` (created if new); return the commit sha."""
+        """Publish ``folder`` as the new ``main`` of ``repo_id`` (new or not); return its commit."""
         sha = self.store.publish(repo_id, folder)
         if gated:
             self.gate(repo_id)
@@ -117,7 +117,7 @@ class StandInHub:
         return found.sha
 
     def gate(self, repo_id: str) -> None:
-        """Require ``Authorization: Bearer <one of self.tokens>`` to download files of ``repo_id``."""
+        """Require ``Authorization: Bearer <one of self.tokens>`` to download ``repo_id``."""
         with self._lock:
             self._gated.add(repo_id)
 
@@ -151,7 +151,7 @@ class StandInHub:
             return list(self._requests)
 
     def count(self, path_contains: str = "", *, origin: str | None = None) -> int:
-        """How many requests since the last ``reset`` had ``path_contains`` in their path (and came to ``origin``)."""
+        """Requests since the last ``reset`` whose path has ``path_contains`` (to ``origin``)."""
         return sum(
             1
             for r in self.requests
@@ -173,7 +173,7 @@ class StandInHub:
             self._outage = False
 
     def client_env(self) -> dict[str, str]:
-        """Environment variables that point a child process's ``huggingface_hub`` at the stand-in."""
+        """Environment variables pointing a child process's ``huggingface_hub`` here."""
         return {"HF_ENDPOINT": self.endpoint}
 
     def _record(self, request: RecordedRequest) -> None:
@@ -183,7 +183,7 @@ class StandInHub:
 
 @contextmanager
 def run_hub(root: Path) -> Iterator[StandInHub]:
-    """Serve the repos published under ``root`` until the block exits; yields the running ``StandInHub``."""
+    """Serve repos published under ``root`` until the block exits; yield the ``StandInHub``."""
     hub = StandInHub(HubStore(root))
     with _serve(_observed(_blob_app(hub), hub, "blobs"), "hub-blobs") as blob_endpoint:
         hub.blob_endpoint = blob_endpoint
@@ -238,7 +238,9 @@ def _observed(app: ASGIApp, hub: StandInHub, origin: str) -> ASGIApp:
 
         try:
             if hub.outage:
-                await Response("Service Unavailable", status_code=503)(scope, receive, recording_send)
+                await Response("Service Unavailable", status_code=503)(
+                    scope, receive, recording_send
+                )
             else:
                 await app(scope, receive, recording_send)
         finally:
@@ -268,12 +270,15 @@ def _hub_app(hub: StandInHub) -> Starlette:
         path = request.path_params["path"]
         entry = found.files.get(path)
         if entry is None:
-            return _error(404, "EntryNotFound", f"{path} does not exist on {found.sha}", commit=found.sha)
+            return _error(
+                404, "EntryNotFound", f"{path} does not exist on {found.sha}", commit=found.sha
+            )
         if hub.is_gated(repo_id) and _bearer(request) not in hub.tokens:
             return _error(
                 401,
                 "GatedRepo",
-                f"Access to model {repo_id} is restricted. You must have access to it and be authenticated.",
+                f"Access to model {repo_id} is restricted. You must have access to it "
+                "and be authenticated.",
             )
         if entry.lfs:
             headers = {
@@ -319,7 +324,9 @@ def _hub_app(hub: StandInHub) -> Starlette:
             return found
         folder = request.path_params.get("path", "").strip("/")
         if folder not in found.directories():
-            return _error(404, "EntryNotFound", f"{folder} does not exist on {found.sha}", commit=found.sha)
+            return _error(
+                404, "EntryNotFound", f"{folder} does not exist on {found.sha}", commit=found.sha
+            )
         recursive = request.query_params.get("recursive", "false").lower() in {"true", "1"}
         return JSONResponse(_tree_entries(found, folder, recursive=recursive))
 
@@ -367,11 +374,20 @@ def _error(status: int, code: str, message: str, *, commit: str | None = None) -
     headers = {"X-Error-Code": code, "X-Error-Message": message}
     if commit is not None:
         headers["X-Repo-Commit"] = commit
-    return Response(json.dumps({"error": message}), status_code=status, headers=headers, media_type="application/json")
+    return Response(
+        json.dumps({"error": message}),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def _sibling(entry: RepoFile) -> dict[str, Any]:
-    sibling: dict[str, Any] = {"rfilename": entry.path, "size": entry.size, "blobId": entry.git_sha1}
+    sibling: dict[str, Any] = {
+        "rfilename": entry.path,
+        "size": entry.size,
+        "blobId": entry.git_sha1,
+    }
     if entry.lfs:
         sibling["lfs"] = {"sha256": entry.sha256, "size": entry.size, "pointerSize": 134}
     return sibling
@@ -383,10 +399,17 @@ def _tree_entries(commit: Commit, folder: str, *, recursive: bool) -> list[dict[
     entries: list[dict[str, Any]] = []
     for sub in sorted(commit.directories()):
         if sub.startswith(prefix) and sub != folder and (recursive or sub.count("/") == depth):
-            entries.append({"type": "directory", "oid": commit.folder_oid(sub), "size": 0, "path": sub})
+            entries.append(
+                {"type": "directory", "oid": commit.folder_oid(sub), "size": 0, "path": sub}
+            )
     for path, entry in sorted(commit.files.items()):
         if path.startswith(prefix) and (recursive or path.count("/") == depth):
-            item: dict[str, Any] = {"type": "file", "oid": entry.git_sha1, "size": entry.size, "path": path}
+            item: dict[str, Any] = {
+                "type": "file",
+                "oid": entry.git_sha1,
+                "size": entry.size,
+                "path": path,
+            }
             if entry.lfs:
                 item["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": 134}
             entries.append(item)
@@ -410,14 +433,16 @@ def _blob_app(hub: StandInHub) -> Starlette:
 
 
 def _file_response(request: Request, entry: RepoFile, headers: dict[str, str]) -> Response:
-    """The body of ``entry`` (or the part ``Range`` asks for), streamed from disk; HEAD gets headers only."""
+    """``entry``'s body (or the ``Range`` asked for), streamed from disk; HEAD: headers only."""
     start, end = 0, entry.size - 1
     status = 200
     range_header = request.headers.get("range")
     if range_header is not None:
         parsed = _parse_range(range_header, entry.size)
         if parsed is None:
-            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{entry.size}"})
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{entry.size}"}
+            )
         start, end = parsed
         status = 206
         headers = {**headers, "Content-Range": f"bytes {start}-{end}/{entry.size}"}
@@ -429,7 +454,9 @@ def _file_response(request: Request, entry: RepoFile, headers: dict[str, str]) -
     }
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    return StreamingResponse(_read(entry.local_path, start, end + 1), status_code=status, headers=headers)
+    return StreamingResponse(
+        _read(entry.local_path, start, end + 1), status_code=status, headers=headers
+    )
 
 
 def _parse_range(value: str, size: int) -> tuple[int, int] | None:

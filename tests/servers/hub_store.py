@@ -76,7 +76,7 @@ class Commit:
             for path, entry in sorted(self.files.items())
             if path.startswith(prefix)
         )
-        return hashlib.sha1(listing.encode()).hexdigest()
+        return hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass
@@ -86,7 +86,7 @@ class _Repo:
 
 
 class HubStore:
-    """Repos published under ``root``; safe to use from the test thread and the server thread at once."""
+    """Repos published under ``root``; safe to use from the test and server threads at once."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
@@ -95,7 +95,7 @@ class HubStore:
         self._lock = threading.Lock()
 
     def publish(self, repo_id: str, folder: Path) -> str:
-        """Copy every file under ``folder`` into a new commit of ``repo_id``, move ``main`` to it, return its sha.
+        """Copy ``folder`` into a new commit of ``repo_id``, move ``main`` to it, return its sha.
 
         Publishing identical content again is a no-op that returns the same sha.
         """
@@ -105,7 +105,7 @@ class HubStore:
             raise ValueError(f"cannot publish {repo_id}: {folder} holds no files")
         hashed = {src.relative_to(folder).as_posix(): _hash_file(src) for src in sources}
         listing = "".join(f"{path}\0{hashes[0]}\n" for path, hashes in sorted(hashed.items()))
-        sha = hashlib.sha1(listing.encode()).hexdigest()
+        sha = hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
 
         commit_dir = self._root / repo_id / sha
         if not commit_dir.exists():
@@ -140,7 +140,7 @@ class HubStore:
             return repo_id in self._repos
 
     def resolve(self, repo_id: str, revision: str) -> Commit | None:
-        """The commit that ``revision`` (a branch name or a full commit sha) names, or None if there is none.
+        """The commit ``revision`` (a branch or a full commit sha) names, or None if none.
 
         Raises ``KeyError`` when ``repo_id`` itself was never published.
         """
@@ -174,7 +174,7 @@ def _check_repo_id(repo_id: str) -> None:
 def _hash_file(path: Path) -> tuple[str, str, int]:
     """(git blob sha1, sha256, size) of the file at ``path``."""
     size = path.stat().st_size
-    git = hashlib.sha1(f"blob {size}\0".encode())
+    git = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
     sha256 = hashlib.sha256()
     with path.open("rb") as fp:
         while chunk := fp.read(_CHUNK):
