@@ -10,13 +10,13 @@ T = TypeVar("T")
 
 
 def wait_until(
-    condition: Callable[[], T | None | bool],
+    condition: Callable[[], T | bool | None],
     *,
     timeout: float = 10.0,
     interval: float = 0.02,
     message: str = "condition",
 ) -> T:
-    """Return the first truthy value of ``condition()``; raise ``TimeoutError`` after ``timeout``."""
+    """Return the first truthy value of ``condition()``; ``TimeoutError`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while True:

@@ -37,9 +37,7 @@ class Settings(BaseSettings):
     )
 
     # --- object storage -----------------------------------------------------
-    s3_bucket: str | None = Field(
-        default=None, description="S3 bucket; unset = local folder store"
-    )
+    s3_bucket: str | None = Field(default=None, description="S3 bucket; unset = local folder store")
     s3_region: str | None = Field(default=None, description="region of the bucket")
     s3_endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint (MinIO, R2, B2, local)"
@@ -47,15 +45,11 @@ class Settings(BaseSettings):
     aws_access_key_id: SecretStr | None = Field(
         default=None, description="access key id; absent = AWS credential chain"
     )
-    aws_secret_access_key: SecretStr | None = Field(
-        default=None, description="secret access key"
-    )
+    aws_secret_access_key: SecretStr | None = Field(default=None, description="secret access key")
     aws_session_token: SecretStr | None = Field(
         default=None, description="session token for temporary credentials"
     )
-    aws_profile: str | None = Field(
-        default=None, description="named profile from ~/.aws/config"
-    )
+    aws_profile: str | None = Field(default=None, description="named profile from ~/.aws/config")
     model_prefix: str = Field(
         default="models/", description="bucket prefix under which models are stored"
     )
@@ -109,9 +103,7 @@ class Settings(BaseSettings):
     ivrimeet_api_token: SecretStr | None = Field(
         default=None, description="bearer token the API requires"
     )
-    max_upload_bytes: int = Field(
-        default=2 * GIB, ge=1, description="largest recording accepted"
-    )
+    max_upload_bytes: int = Field(default=2 * GIB, ge=1, description="largest recording accepted")
     snippet_seconds: float = Field(
         default=15.0, gt=0, le=120, description="seconds of audio per speaker snippet"
     )
@@ -131,9 +123,7 @@ class Settings(BaseSettings):
         value = value.strip("/")
         return f"{value}/" if value else ""
 
-    @field_validator(
-        "s3_bucket", "s3_region", "s3_endpoint_url", "aws_profile", mode="before"
-    )
+    @field_validator("s3_bucket", "s3_region", "s3_endpoint_url", "aws_profile", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

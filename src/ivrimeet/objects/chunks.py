@@ -29,7 +29,7 @@ def iter_chunks(body: Body, chunk_size: int) -> Iterator[bytes]:
             if not chunk:
                 return
             yield chunk
-    for piece in body:  # type: ignore[union-attr]  # not a stream, so an iterable
+    for piece in body:
         if not piece:
             continue
         if len(piece) <= chunk_size:

@@ -75,9 +75,7 @@ class _RangeReader:
 class LocalStore:
     """Objects as files under ``root``; see the module docstring for guarantees."""
 
-    def __init__(
-        self, root: Path, *, signing_key: bytes, url_base: str = "/files"
-    ) -> None:
+    def __init__(self, root: Path, *, signing_key: bytes, url_base: str = "/files") -> None:
         self.root = root.resolve()
         self._incomplete = self.root.with_name(self.root.name + ".incomplete")
         self._signing_key = signing_key
@@ -239,7 +237,7 @@ class LocalStore:
     def _open(self, key: str, start: int | None, end: int | None) -> Iterator[BinaryIO]:
         path = self._path(key)
         try:
-            handle = open(path, "rb")
+            handle = open(path, "rb")  # noqa: SIM115  # closed by the `with` below
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise self._missing(key) from exc
         with handle:

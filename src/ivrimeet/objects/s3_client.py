@@ -11,7 +11,7 @@ throttling, 5xx and connection errors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import boto3
 from botocore.config import Config
@@ -52,7 +52,7 @@ class S3Connection:
         )
 
     def botocore_config(self) -> Config:
-        addressing = "path" if self.endpoint_url else "auto"
+        addressing: Literal["path", "auto"] = "path" if self.endpoint_url else "auto"
         return Config(
             region_name=self.region,
             max_pool_connections=self.max_pool_connections,
