@@ -1,0 +1,68 @@
+"""Metadata storage: SQLAlchemy tables, the ``Database`` handle, migrations and queries.
+
+SQLite in the data dir by default; PostgreSQL (psycopg 3) via ``DATABASE_URL``.
+"""
+
+from ivrimeet.db.engine import Database, normalize_database_url, sqlite_url
+from ivrimeet.db.meetings import (
+    claim_for_processing,
+    create_meeting,
+    delete_meeting,
+    embedding_from_bytes,
+    embedding_to_bytes,
+    get_meeting,
+    known_voiceprints,
+    list_meetings,
+    list_runs,
+    mark_failed,
+    mark_retrying,
+    record_results,
+    rename_speaker,
+    request_reprocess,
+)
+from ivrimeet.db.migrate import current_revision, head_revision, upgrade
+from ivrimeet.db.records import (
+    Claim,
+    KnownVoiceprint,
+    MeetingPage,
+    MeetingRecord,
+    NewSegment,
+    NewSpeaker,
+    RunRecord,
+    SegmentRecord,
+    SpeakerRecord,
+)
+from ivrimeet.db.tables import MeetingStatus
+
+__all__ = [
+    "Claim",
+    "Database",
+    "KnownVoiceprint",
+    "MeetingPage",
+    "MeetingRecord",
+    "MeetingStatus",
+    "NewSegment",
+    "NewSpeaker",
+    "RunRecord",
+    "SegmentRecord",
+    "SpeakerRecord",
+    "claim_for_processing",
+    "create_meeting",
+    "current_revision",
+    "delete_meeting",
+    "embedding_from_bytes",
+    "embedding_to_bytes",
+    "get_meeting",
+    "head_revision",
+    "known_voiceprints",
+    "list_meetings",
+    "list_runs",
+    "mark_failed",
+    "mark_retrying",
+    "normalize_database_url",
+    "record_results",
+    "rename_speaker",
+    "request_reprocess",
+    "sqlite_url",
+    "upgrade",
+]

@@ -1,0 +1,403 @@
+"""Reading and changing meetings: every query the API and the worker need.
+
+Each function runs in its own transaction. The worker's writes are guarded by
+the run that claimed the meeting (``Claim.run_id``): a run that was superseded
+(the meeting was reprocessed or deleted meanwhile) cannot overwrite newer state.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from ivrimeet.db.engine import Database
+from ivrimeet.db.records import (
+    Claim,
+    KnownVoiceprint,
+    MeetingPage,
+    MeetingRecord,
+    NewSegment,
+    NewSpeaker,
+    RunRecord,
+    SegmentRecord,
+    SpeakerRecord,
+)
+from ivrimeet.db.tables import (
+    Meeting,
+    MeetingStatus,
+    ProcessingRun,
+    Segment,
+    Speaker,
+    Voiceprint,
+    utc_now,
+)
+from ivrimeet.errors import MeetingNotFoundError
+
+__all__ = [
+    "claim_for_processing",
+    "create_meeting",
+    "delete_meeting",
+    "embedding_from_bytes",
+    "embedding_to_bytes",
+    "get_meeting",
+    "known_voiceprints",
+    "list_meetings",
+    "list_runs",
+    "mark_failed",
+    "mark_retrying",
+    "record_results",
+    "rename_speaker",
+    "request_reprocess",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 4000
+
+
+def embedding_to_bytes(embedding: Sequence[float]) -> bytes:
+    """A voiceprint as stored: float32, little-endian."""
+    return np.asarray(embedding, dtype="<f4").tobytes()
+
+
+def embedding_from_bytes(data: bytes) -> tuple[float, ...]:
+    return tuple(float(x) for x in np.frombuffer(data, dtype="<f4"))
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _not_found(meeting_id: str) -> MeetingNotFoundError:
+    return MeetingNotFoundError(
+        f"No meeting {meeting_id}.",
+        hints=["list meetings with GET /api/meetings; it may have been deleted"],
+    )
+
+
+def _speaker_record(row: Speaker) -> SpeakerRecord:
+    return SpeakerRecord(
+        id=row.id,
+        label=row.label,
+        name=row.name,
+        suggested_name=row.suggested_name,
+        seconds=row.seconds,
+        snippet_key=row.snippet_key,
+        has_voiceprint=row.embedding is not None,
+    )
+
+
+def _meeting_record(row: Meeting, *, with_children: bool) -> MeetingRecord:
+    return MeetingRecord(
+        id=row.id,
+        title=row.title,
+        status=str(row.status),
+        error=row.error,
+        audio_key=row.audio_key,
+        audio_bytes=row.audio_bytes,
+        content_type=row.content_type,
+        duration_seconds=row.duration_seconds,
+        rttm_key=row.rttm_key,
+        json_key=row.json_key,
+        created_at=_as_utc(row.created_at),
+        updated_at=_as_utc(row.updated_at),
+        speakers=tuple(_speaker_record(s) for s in row.speakers) if with_children else (),
+        segments=(
+            tuple(SegmentRecord(s.start, s.end, s.speaker_id) for s in row.segments)
+            if with_children
+            else ()
+        ),
+    )
+
+
+def _load(session: Session, meeting_id: str) -> Meeting:
+    row = session.scalar(
+        select(Meeting)
+        .where(Meeting.id == meeting_id)
+        .options(selectinload(Meeting.speakers), selectinload(Meeting.segments))
+    )
+    if row is None:
+        raise _not_found(meeting_id)
+    return row
+
+
+# --- the API's side ---------------------------------------------------------
+
+
+def create_meeting(
+    db: Database,
+    *,
+    meeting_id: str,
+    title: str | None,
+    audio_key: str,
+    audio_bytes: int,
+    content_type: str | None,
+) -> MeetingRecord:
+    """Store a freshly uploaded meeting with status ``queued``."""
+    now = utc_now()
+    with db.session() as session:
+        row = Meeting(
+            id=meeting_id,
+            title=title,
+            status=MeetingStatus.QUEUED,
+            audio_key=audio_key,
+            audio_bytes=audio_bytes,
+            content_type=content_type,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return _meeting_record(row, with_children=False)
+
+
+def get_meeting(db: Database, meeting_id: str) -> MeetingRecord:
+    """The meeting with its speakers and segments; ``MeetingNotFoundError`` if absent."""
+    with db.session() as session:
+        return _meeting_record(_load(session, meeting_id), with_children=True)
+
+
+def list_meetings(db: Database, *, limit: int, offset: int) -> MeetingPage:
+    """Meetings newest first, ``limit`` of them from ``offset``."""
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Meeting)) or 0
+        rows = session.scalars(
+            select(Meeting)
+            .order_by(Meeting.created_at.desc(), Meeting.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        items = tuple(_meeting_record(r, with_children=False) for r in rows)
+    return MeetingPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def request_reprocess(db: Database, meeting_id: str) -> MeetingRecord:
+    """Put the meeting back to ``queued``; any run in progress becomes stale."""
+    with db.session() as session:
+        row = _load(session, meeting_id)
+        row.status = MeetingStatus.QUEUED
+        row.error = None
+        row.current_run_id = None
+        session.flush()
+        return _meeting_record(row, with_children=True)
+
+
+def rename_speaker(
+    db: Database, meeting_id: str, speaker_id: str, name: str | None
+) -> SpeakerRecord:
+    """Name (or, with ``None``, un-name) a speaker and enroll its voiceprint under that name."""
+    with db.session() as session:
+        speaker = session.scalar(
+            select(Speaker).where(Speaker.id == speaker_id, Speaker.meeting_id == meeting_id)
+        )
+        if speaker is None:
+            raise MeetingNotFoundError(
+                f"Meeting {meeting_id} has no speaker {speaker_id}.",
+                hints=[f"GET /api/meetings/{meeting_id} lists its speakers"],
+            )
+        speaker.name = name
+        enrolled = session.scalar(select(Voiceprint).where(Voiceprint.speaker_id == speaker_id))
+        if name is None or speaker.embedding is None:
+            if enrolled is not None:
+                session.delete(enrolled)
+        elif enrolled is None:
+            session.add(
+                Voiceprint(
+                    name=name,
+                    embedding=speaker.embedding,
+                    meeting_id=meeting_id,
+                    speaker_id=speaker_id,
+                    created_at=utc_now(),
+                )
+            )
+        else:
+            enrolled.name = name
+            enrolled.embedding = speaker.embedding
+        session.flush()
+        logger.info(
+            "speaker.renamed meeting=%s speaker=%s enrolled=%s",
+            meeting_id,
+            speaker_id,
+            name is not None and speaker.embedding is not None,
+        )
+        return _speaker_record(speaker)
+
+
+def delete_meeting(db: Database, meeting_id: str) -> None:
+    """Delete the meeting and every row that belongs to it (cascades)."""
+    with db.session() as session:
+        found = session.execute(delete(Meeting).where(Meeting.id == meeting_id))
+        if found.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult of a DELETE
+            raise _not_found(meeting_id)
+
+
+# --- the worker's side ------------------------------------------------------
+
+
+def claim_for_processing(db: Database, meeting_id: str, *, worker: str) -> Claim | None:
+    """Move a ``queued`` meeting to ``processing`` for a new run; ``None`` if not queued.
+
+    Two workers handed the same meeting race on one conditional UPDATE: exactly
+    one gets a ``Claim``, the other ``None``.
+    """
+    with db.session() as session:
+        claimed = session.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.QUEUED)
+            .values(status=MeetingStatus.PROCESSING, error=None, updated_at=utc_now())
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+            return None
+        run = ProcessingRun(meeting_id=meeting_id, worker=worker, started_at=utc_now())
+        session.add(run)
+        session.flush()
+        row = session.get_one(Meeting, meeting_id)
+        row.current_run_id = run.id
+        return Claim(meeting_id=meeting_id, run_id=run.id, audio_key=row.audio_key)
+
+
+def _finish_run(session: Session, run_id: int, outcome: str, error: str | None) -> None:
+    session.execute(
+        update(ProcessingRun)
+        .where(ProcessingRun.id == run_id)
+        .values(finished_at=utc_now(), outcome=outcome, error=error)
+    )
+
+
+def _owned(session: Session, claim: Claim, **values: object) -> bool:
+    changed = session.execute(
+        update(Meeting)
+        .where(Meeting.id == claim.meeting_id, Meeting.current_run_id == claim.run_id)
+        .values(updated_at=utc_now(), **values)
+    )
+    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+
+
+def record_results(
+    db: Database,
+    claim: Claim,
+    *,
+    duration_seconds: float | None,
+    speakers: Sequence[NewSpeaker],
+    segments: Sequence[NewSegment],
+    rttm_key: str | None,
+    json_key: str | None,
+) -> bool:
+    """Replace the meeting's speakers and segments and mark it ``done``.
+
+    Returns ``False`` (and changes nothing but the run's row) when the claim is
+    stale: the meeting was reprocessed or deleted while this run was working.
+    """
+    with db.session() as session:
+        fresh = _owned(
+            session,
+            claim,
+            status=MeetingStatus.DONE,
+            error=None,
+            duration_seconds=duration_seconds,
+            rttm_key=rttm_key,
+            json_key=json_key,
+        )
+        if not fresh:
+            _finish_run(session, claim.run_id, "stale", None)
+            return False
+        session.execute(delete(Segment).where(Segment.meeting_id == claim.meeting_id))
+        session.execute(delete(Speaker).where(Speaker.meeting_id == claim.meeting_id))
+        ids: dict[str, str] = {}
+        for position, speaker in enumerate(speakers):
+            ids[speaker.label] = uuid.uuid4().hex
+            session.add(
+                Speaker(
+                    id=ids[speaker.label],
+                    meeting_id=claim.meeting_id,
+                    position=position,
+                    label=speaker.label,
+                    seconds=speaker.seconds,
+                    snippet_key=speaker.snippet_key,
+                    suggested_name=speaker.suggested_name,
+                    embedding=(
+                        embedding_to_bytes(speaker.embedding)
+                        if speaker.embedding is not None
+                        else None
+                    ),
+                )
+            )
+        session.flush()
+        session.add_all(
+            Segment(
+                meeting_id=claim.meeting_id,
+                speaker_id=ids[segment.label],
+                start=segment.start,
+                end=segment.end,
+            )
+            for segment in segments
+            if segment.label in ids
+        )
+        _finish_run(session, claim.run_id, "done", None)
+        return True
+
+
+def mark_failed(db: Database, claim: Claim, reason: str) -> bool:
+    """Status ``failed`` with ``reason``; ``False`` if the claim is stale."""
+    reason = reason[:MAX_ERROR_CHARS]
+    with db.session() as session:
+        fresh = _owned(session, claim, status=MeetingStatus.FAILED, error=reason)
+        _finish_run(session, claim.run_id, "failed" if fresh else "stale", reason)
+        return fresh
+
+
+def mark_retrying(db: Database, claim: Claim, reason: str) -> bool:
+    """Back to ``queued`` (a retry will claim it again), with ``reason`` as the error."""
+    reason = reason[:MAX_ERROR_CHARS]
+    with db.session() as session:
+        fresh = _owned(
+            session,
+            claim,
+            status=MeetingStatus.QUEUED,
+            error=f"will retry: {reason}",
+            current_run_id=None,
+        )
+        _finish_run(session, claim.run_id, "retry" if fresh else "stale", reason)
+        return fresh
+
+
+def known_voiceprints(db: Database) -> list[KnownVoiceprint]:
+    """Every voice a user has named, oldest first."""
+    with db.session() as session:
+        rows = session.scalars(select(Voiceprint).order_by(Voiceprint.id)).all()
+        return [
+            KnownVoiceprint(
+                name=row.name,
+                embedding=embedding_from_bytes(row.embedding),
+                meeting_id=row.meeting_id,
+            )
+            for row in rows
+        ]
+
+
+def list_runs(db: Database, meeting_id: str | None = None) -> list[RunRecord]:
+    """Processing runs (all, or one meeting's), in the order they started."""
+    with db.session() as session:
+        query = select(ProcessingRun).order_by(ProcessingRun.id)
+        if meeting_id is not None:
+            query = query.where(ProcessingRun.meeting_id == meeting_id)
+        rows = session.scalars(query).all()
+        return [
+            RunRecord(
+                id=r.id,
+                meeting_id=r.meeting_id,
+                worker=r.worker,
+                started_at=_as_utc(r.started_at),
+                finished_at=_as_utc(r.finished_at) if r.finished_at else None,
+                outcome=r.outcome,
+                error=r.error,
+            )
+            for r in rows
+        ]
