@@ -9,7 +9,9 @@
 * ``hub_client`` (function): ``hub``, with this process's ``huggingface_hub``
   pointed at it (``constants.ENDPOINT`` and ``HUGGINGFACE_CO_URL_TEMPLATE``,
   see ``tests.servers.hub``); ``constants.HF_HUB_OFFLINE`` is restored after the
-  test, so a test may set it.
+  test, so a test may set it; and the default cache (``constants.HF_HUB_CACHE``,
+  used by any download that passes no ``cache_dir``) is ``tmp_path/"hf-default-cache"``,
+  never the developer's ``~/.cache/huggingface``.
 
 A child process is pointed at the stand-in with ``env={**os.environ, **hub.client_env()}``.
 """
@@ -49,7 +51,7 @@ def hub(hub_standin: StandInHub) -> StandInHub:
 
 
 @pytest.fixture
-def hub_client(hub: StandInHub, monkeypatch: pytest.MonkeyPatch) -> StandInHub:
+def hub_client(hub: StandInHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> StandInHub:
     """The stand-in, with this process's huggingface_hub (so pyannote, SpeechBrain) using it."""
     from huggingface_hub import constants
 
@@ -60,4 +62,5 @@ def hub_client(hub: StandInHub, monkeypatch: pytest.MonkeyPatch) -> StandInHub:
         hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
     )
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-default-cache"))
     return hub
