@@ -84,6 +84,13 @@ class IvrimeetError(Exception):
     http_status: int = 500
     exit_code: int = 1
 
+    # Set on errors translated from S3 (objects/s3_errors.py); None elsewhere.
+    s3_code: str | None = None
+    operation: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+    request_id: str | None = None
+
     def __init__(
         self,
         summary: str,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-__all__ = ["Body", "iter_chunks", "read_exactly"]
+__all__ = ["Body", "OverLimit", "iter_chunks", "iter_parts", "read_exactly"]
 
 Body = BinaryIO | Iterable[bytes] | bytes
 
@@ -53,3 +53,67 @@ def read_exactly(chunks: Iterator[bytes], size: int, carry: bytearray) -> bytes:
     out = bytes(carry[:size])
     del carry[:size]
     return out
+
+
+def iter_parts(body: Body, part_size: int, *, max_bytes: int | None = None) -> Iterator[bytearray]:
+    """Yield ``body`` as full parts of ``part_size`` bytes (the last may be shorter).
+
+    Each part is a fresh ``bytearray`` filled in place (``readinto`` for streams
+    that have it), so the caller may hand it to another thread. Raises
+    ``OverLimit`` as soon as more than ``max_bytes`` bytes have been read.
+    Memory: one part plus the body's own chunk.
+    """
+    readinto = getattr(body, "readinto", None)
+    if callable(readinto) and not isinstance(body, bytes | bytearray | memoryview):
+        yield from _parts_by_readinto(readinto, part_size, max_bytes)
+        return
+    total = 0
+    part = bytearray()
+    for chunk in iter_chunks(body, part_size):
+        total += len(chunk)
+        if max_bytes is not None and total > max_bytes:
+            raise OverLimit(max_bytes)
+        room = part_size - len(part)
+        if len(chunk) < room:
+            part += chunk
+            continue
+        part += chunk[:room]
+        yield part
+        part = bytearray(chunk[room:])
+    if part:
+        yield part
+
+
+def _parts_by_readinto(
+    readinto: Callable[[memoryview], int | None], part_size: int, max_bytes: int | None
+) -> Iterator[bytearray]:
+    total = 0
+    while True:
+        part = bytearray(part_size)
+        view = memoryview(part)
+        filled = 0
+        while filled < part_size:
+            got = readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+            if max_bytes is not None and total + filled > max_bytes:
+                view.release()
+                raise OverLimit(max_bytes)
+        view.release()
+        total += filled
+        if filled == 0:
+            return
+        if filled < part_size:
+            del part[filled:]
+            yield part
+            return
+        yield part
+
+
+class OverLimit(Exception):  # a signal for the store, which raises SizeLimitError
+    """``iter_parts`` read more than ``max_bytes``; the store turns this into SizeLimitError."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"more than {max_bytes} bytes")
+        self.max_bytes = max_bytes

@@ -1,0 +1,509 @@
+"""The fast path for ``S3Store.download_to_file``: parallel ranged GETs written in place.
+
+Why not boto3's transfer manager: on two cores a download is CPU-bound, and
+boto3 spends 3-3.6 CPU-s/GiB (urllib3 allocates and copies on every read); the
+stdlib's ``http.client`` fills a caller's buffer (``readinto``), and this path
+spends ~0.7 CPU-s/GiB (``../shared/facts/s3-servers.md``).
+
+Steps::
+
+    1. GET bytes=0..part_size-1          the answer's Content-Range gives the size
+                                         (no separate HEAD)
+    2. preallocate <dir>/.<name>.<uuid>.incomplete next to the target
+    3. N threads, one keep-alive connection each, take the remaining parts
+       in order: GET bytes=a..b (If-Match: the first answer's ETag),
+       readinto a reused 1 MiB buffer, os.pwrite at offset a
+    4. check every byte arrived, rename the temp file onto the target
+
+Each request is signed with SigV4 (``botocore.auth.S3SigV4Auth``) using
+credentials frozen once per download. A part that fails (connection reset,
+timeout, 5xx, SlowDown) is retried with backoff a few times on a fresh
+connection; then the download fails with a translated error and the temp file
+is removed. ``206`` answers are expected, ``200`` with a ``Content-Range`` too
+(``rclone serve s3``); a ``200`` without one means the server ignored the
+range and is sending the whole object, which is then read on that one
+connection.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import logging
+import os
+import random
+import re
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.exceptions import BotoCoreError, NoCredentialsError
+
+from ivrimeet.errors import DiskFullError, IntegrityError, IvrimeetError, StorageUnavailableError
+from ivrimeet.objects import s3_errors
+from ivrimeet.objects.s3_client import S3Connection
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.credentials import ReadOnlyCredentials
+
+__all__ = ["RangedDownloader"]
+
+logger = logging.getLogger(__name__)
+
+_BUFFER = 1024 * 1024
+_ATTEMPTS = 4
+_BACKOFF_SECONDS = 0.2
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_EMPTY_RANGE = re.compile(r"bytes\s+\*/(\d+)")
+_TRANSIENT = (OSError, http.client.HTTPException)
+
+ProgressCallback = Callable[[int], None]
+
+
+class _Retry(Exception):  # internal signal, never escapes this module
+    """A part failed in a way worth retrying; carries the error to raise if retries run out."""
+
+    def __init__(self, error: IvrimeetError) -> None:
+        super().__init__(error.summary)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where requests go: connection class, host, port and the object's path."""
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    url: str
+
+
+class _Stop(Exception):  # internal signal: another thread failed first
+    pass
+
+
+class RangedDownloader:
+    """Downloads one object to a file with ``concurrency`` parallel ranged GETs.
+
+    Memory: one 1 MiB buffer per thread. Connections: one per thread, closed
+    at the end of each download.
+    """
+
+    def __init__(
+        self,
+        connection: S3Connection,
+        session: boto3.Session,
+        *,
+        part_size: int,
+        concurrency: int,
+    ) -> None:
+        self.connection = connection
+        self.part_size = part_size
+        self.concurrency = concurrency
+        self._session = session
+        self._ssl: ssl.SSLContext | None = None
+
+    # --- addressing and signing -------------------------------------------------
+
+    def _target(self, key: str) -> _Target:
+        bucket = self.connection.bucket
+        quoted = quote(key, safe="/~")
+        if self.connection.endpoint_url:
+            base = urlsplit(self.connection.endpoint_url)
+            prefix = base.path.rstrip("/")
+            path = f"{prefix}/{bucket}/{quoted}"
+            scheme, host, port = base.scheme or "http", base.hostname or "", base.port
+        else:
+            region = self.connection.region or "us-east-1"
+            scheme, port = "https", None
+            if "." in bucket:
+                # A dotted bucket breaks the TLS wildcard certificate: use path-style.
+                host, path = f"s3.{region}.amazonaws.com", f"/{bucket}/{quoted}"
+            else:
+                host, path = f"{bucket}.s3.{region}.amazonaws.com", f"/{quoted}"
+        netloc = f"{host}:{port}" if port else host
+        return _Target(scheme, host, port, path, f"{scheme}://{netloc}{path}")
+
+    def _credentials(self, key: str) -> ReadOnlyCredentials:
+        try:
+            found = self._session.get_credentials()
+            if found is None:
+                raise NoCredentialsError()
+            return found.get_frozen_credentials()
+        except BotoCoreError as exc:
+            raise s3_errors.translate_boto_error(
+                exc,
+                operation="GetObject",
+                bucket=self.connection.bucket,
+                key=key,
+                connection=self.connection,
+            ) from exc
+
+    def _connect(self, target: _Target) -> http.client.HTTPConnection:
+        timeout = self.connection.read_timeout
+        if target.scheme == "https":
+            if self._ssl is None:
+                from botocore.httpsession import where
+
+                self._ssl = ssl.create_default_context(cafile=where())
+            return http.client.HTTPSConnection(
+                target.host, target.port, timeout=timeout, context=self._ssl
+            )
+        return http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+
+    # --- the download -------------------------------------------------------------
+
+    def download(self, key: str, path: Path, *, progress: ProgressCallback | None = None) -> int:
+        """Write object ``key`` to ``path`` (atomically, via a temp file); returns its size."""
+        job = _Download(self, key, path, progress)
+        return job.run()
+
+
+class _Download:
+    """One download's state: the temp file, the parts still to fetch, the first error."""
+
+    def __init__(
+        self,
+        owner: RangedDownloader,
+        key: str,
+        path: Path,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.owner = owner
+        self.key = key
+        self.path = path
+        self.progress = progress
+        self.target = owner._target(key)
+        self.credentials = owner._credentials(key)
+        region = owner.connection.region or "us-east-1"
+        self.auth = S3SigV4Auth(self.credentials, "s3", region)
+        self.tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.incomplete")
+        self.fd = -1
+        self.etag: str | None = None
+        self.size = 0
+        self.written = 0
+        self._lock = threading.Lock()
+        self._parts: Iterator[tuple[int, int]] = iter(())
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- requests ---------------------------------------------------------------
+
+    def _headers(self, first: int, last: int) -> dict[str, str]:
+        request = AWSRequest(
+            method="GET",
+            url=self.target.url,
+            headers={"Range": f"bytes={first}-{last}"},
+        )
+        if self.etag:
+            request.headers["If-Match"] = self.etag
+        self.auth.add_auth(request)
+        return dict(request.headers.items())
+
+    def _request(
+        self, conn: http.client.HTTPConnection, first: int, last: int
+    ) -> http.client.HTTPResponse:
+        conn.request("GET", self.target.path, headers=self._headers(first, last))
+        return conn.getresponse()
+
+    def _error_for(
+        self, response: http.client.HTTPResponse, body: bytes | None = None
+    ) -> IvrimeetError:
+        if body is None:
+            body = response.read(64 * 1024)
+        return s3_errors.translate_http_error(
+            response.status,
+            dict(response.getheaders()),
+            body,
+            operation="GetObject",
+            bucket=self.owner.connection.bucket,
+            key=self.key,
+            connection=self.owner.connection,
+        )
+
+    def _unavailable(self, exc: BaseException) -> IvrimeetError:
+        return s3_errors.translate_connection_error(
+            exc,
+            operation="GetObject",
+            url=self.target.url,
+            bucket=self.owner.connection.bucket,
+            key=self.key,
+        )
+
+    # --- running ----------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            self._run()
+        except BaseException:
+            self._stop.set()
+            # Workers must be gone before the descriptor is closed (and its number reused).
+            for thread in self._threads:
+                thread.join()
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+            self.tmp.unlink(missing_ok=True)
+            raise
+        return self.size
+
+    def _run(self) -> None:
+        conn = self.owner._connect(self.target)
+        try:
+            first_last = self._first_part(conn)
+            if first_last is None:
+                # The server ignored the range: the whole object came on this connection.
+                pass
+            else:
+                self._parallel(conn, first_last)
+        finally:
+            conn.close()
+        if self.written != self.size:
+            raise IntegrityError(
+                f"Download of s3://{self.owner.connection.bucket}/{self.key} is incomplete: "
+                f"{self.written} of {self.size} bytes arrived.",
+                hints=["retry; if it persists, check the server and any proxy in between"],
+            )
+        os.close(self.fd)
+        self.fd = -1
+        os.replace(self.tmp, self.path)
+
+    def _first_part(self, conn: http.client.HTTPConnection) -> int | None:
+        """Fetch part 0 (with retries); learn the size. Returns the last byte fetched,
+        or None if the server sent the whole object."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return self._try_first_part(conn)
+            except _Retry as retry:
+                conn.close()
+                if attempt == _ATTEMPTS:
+                    raise retry.error from retry.__cause__
+                self._rewind_and_wait(attempt, 0)
+        raise AssertionError("unreachable")
+
+    def _try_first_part(self, conn: http.client.HTTPConnection) -> int | None:
+        last = self.owner.part_size - 1
+        try:
+            response = self._request(conn, 0, last)
+        except _TRANSIENT as exc:
+            raise _Retry(self._unavailable(exc)) from exc
+        status = response.status
+        content_range = response.getheader("Content-Range")
+        if status == 416:
+            match = _EMPTY_RANGE.match(content_range or "")
+            body = response.read()
+            if match is None or int(match.group(1)) != 0:
+                raise self._error_for(response, body)
+            self._open_file(0)
+            return last
+        if status in _RETRY_STATUS:
+            raise _Retry(self._error_for(response))
+        if status not in (200, 206):
+            raise self._error_for(response)
+        self.etag = response.getheader("ETag")
+        if content_range:
+            match = _CONTENT_RANGE.match(content_range)
+            if match is None or match.group(3) == "*" or int(match.group(1)) != 0:
+                raise self._bad_answer(f"unexpected Content-Range {content_range!r}")
+            self.size = int(match.group(3))
+            got_last = int(match.group(2))
+            self._open_file(self.size)
+            self._receive(response, 0, got_last - 0 + 1)
+            return got_last
+        if status == 206:
+            raise self._bad_answer("a 206 answer without Content-Range")
+        # 200 without Content-Range: the whole object is on its way.
+        length = response.getheader("Content-Length")
+        if length is None:
+            raise self._bad_answer("a 200 answer without Content-Length")
+        self.size = int(length)
+        self._open_file(self.size)
+        self._receive(response, 0, self.size)
+        return None
+
+    def _bad_answer(self, what: str) -> IvrimeetError:
+        return StorageUnavailableError(
+            f"Cannot read s3://{self.owner.connection.bucket}/{self.key}: "
+            f"the server at {self.owner.connection.endpoint_label} sent {what}.",
+            hints=["check S3_ENDPOINT_URL points at an S3-compatible server"],
+        )
+
+    def _open_file(self, size: int) -> None:
+        try:
+            if self.fd < 0:
+                self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            if size:
+                _preallocate(self.fd, size)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise self._disk_full(size) from exc
+            raise
+
+    def _disk_full(self, size: int) -> DiskFullError:
+        return DiskFullError(
+            f"Not enough disk for {self.path} ({size} bytes) from "
+            f"s3://{self.owner.connection.bucket}/{self.key}.",
+            hints=["free space on that volume or point IVRIMEET_TMP_DIR elsewhere"],
+        )
+
+    def _receive(self, response: http.client.HTTPResponse, offset: int, length: int) -> None:
+        """Read exactly ``length`` body bytes into the file at ``offset``."""
+        buffer = bytearray(min(_BUFFER, max(length, 1)))
+        view = memoryview(buffer)
+        left = length
+        position = offset
+        try:
+            while left > 0:
+                if self._stop.is_set():
+                    raise _Stop()
+                try:
+                    got = response.readinto(view[: min(len(buffer), left)])
+                except _TRANSIENT as exc:
+                    raise _Retry(self._unavailable(exc)) from exc
+                if not got:
+                    raise _Retry(
+                        self._unavailable(
+                            http.client.IncompleteRead(b"", left)  # reported as a cut body
+                        )
+                    )
+                self._write(view[:got], position)
+                position += got
+                left -= got
+                with self._lock:
+                    self.written += got
+                if self.progress:
+                    self.progress(got)
+        except _Retry:
+            with self._lock:
+                self.written -= length - left
+            if self.progress and length - left:
+                self.progress(-(length - left))
+            raise
+        finally:
+            view.release()
+
+    def _write(self, data: memoryview, position: int) -> None:
+        try:
+            while data:
+                done = os.pwrite(self.fd, data, position)
+                data = data[done:]
+                position += done
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise self._disk_full(self.size) from exc
+            raise
+
+    def _rewind_and_wait(self, attempt: int, part_start: int) -> None:
+        delay = _BACKOFF_SECONDS * (2 ** (attempt - 1)) * (0.5 + random.random())
+        logger.debug(
+            "object.part_retry key=%s offset=%d attempt=%d delay=%.2f",
+            self.key,
+            part_start,
+            attempt,
+            delay,
+        )
+        if self._stop.wait(delay):
+            raise _Stop()
+
+    # --- the remaining parts, in parallel ------------------------------------------
+
+    def _parallel(self, conn: http.client.HTTPConnection, fetched_last: int) -> None:
+        part_size = self.owner.part_size
+        starts = range(fetched_last + 1, self.size, part_size)
+        self._parts = ((start, min(start + part_size, self.size) - 1) for start in starts)
+        workers = min(self.owner.concurrency, len(starts)) - 1
+        self._threads = [
+            threading.Thread(target=self._worker, args=(None,), name=f"s3-get-{n}", daemon=True)
+            for n in range(max(workers, 0))
+        ]
+        for thread in self._threads:
+            thread.start()
+        if starts:
+            self._worker(conn)
+        for thread in self._threads:
+            thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _next_part(self) -> tuple[int, int] | None:
+        with self._lock:
+            if self._stop.is_set():
+                return None
+            return next(self._parts, None)
+
+    def _worker(self, conn: http.client.HTTPConnection | None) -> None:
+        own = conn is None
+        connection = conn or self.owner._connect(self.target)
+        try:
+            while (part := self._next_part()) is not None:
+                connection = self._fetch(connection, *part)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001  # handed to the main thread, raised there
+            with self._lock:
+                if self._error is None:
+                    self._error = exc
+            self._stop.set()
+        finally:
+            if own:
+                connection.close()
+
+    def _fetch(
+        self, conn: http.client.HTTPConnection, first: int, last: int
+    ) -> http.client.HTTPConnection:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                self._try_fetch(conn, first, last)
+                return conn
+            except _Retry as retry:
+                conn.close()
+                if attempt == _ATTEMPTS:
+                    raise retry.error from retry.__cause__
+                self._rewind_and_wait(attempt, first)
+        raise AssertionError("unreachable")
+
+    def _try_fetch(self, conn: http.client.HTTPConnection, first: int, last: int) -> None:
+        try:
+            response = self._request(conn, first, last)
+        except _TRANSIENT as exc:
+            raise _Retry(self._unavailable(exc)) from exc
+        if response.status in _RETRY_STATUS:
+            raise _Retry(self._error_for(response))
+        if response.status == 412:
+            response.read()
+            raise IntegrityError(
+                f"s3://{self.owner.connection.bucket}/{self.key} changed while it was being "
+                "downloaded.",
+                hints=["retry the download"],
+            )
+        if response.status not in (200, 206):
+            raise self._error_for(response)
+        content_range = response.getheader("Content-Range") or ""
+        match = _CONTENT_RANGE.match(content_range)
+        if match is None or (int(match.group(1)), int(match.group(2))) != (first, last):
+            raise self._bad_answer(
+                f"bytes {content_range or '(no Content-Range)'} for a request of "
+                f"bytes {first}-{last}"
+            )
+        self._receive(response, first, last - first + 1)
+
+
+def _preallocate(fd: int, size: int) -> None:
+    """Reserve ``size`` bytes: fail early on a full disk, not halfway through."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        os.ftruncate(fd, size)
