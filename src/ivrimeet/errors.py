@@ -28,7 +28,8 @@
     ├── UnavailableError (ConnectionError)       a dependency cannot be reached
     │   ├── StorageUnavailableError              S3 endpoint down or unreachable
     │   ├── HubUnavailableError                  Hugging Face down or unreachable
-    │   └── DatabaseUnavailableError
+    │   ├── DatabaseUnavailableError
+    │   └── QueueUnavailableError
     └── LeaseTimeoutError (TimeoutError)         waited too long for another filler
 
 Each class carries ``code`` (stable, used in API bodies), ``http_status`` and
@@ -63,6 +64,7 @@ __all__ = [
     "NotFoundError",
     "ObjectNotFoundError",
     "PermissionDeniedError",
+    "QueueUnavailableError",
     "SizeLimitError",
     "StorageUnavailableError",
     "UnavailableError",
@@ -316,6 +318,12 @@ class DatabaseUnavailableError(UnavailableError):
     """The metadata database cannot be reached."""
 
     code = "database_unavailable"
+
+
+class QueueUnavailableError(UnavailableError):
+    """The job queue (Redis, or the SQLite queue file) cannot be reached."""
+
+    code = "queue_unavailable"
 
 
 # --- waiting ----------------------------------------------------------------

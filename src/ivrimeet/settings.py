@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(
         default=None, description="Redis URL for the job queue; default SQLite queue"
     )
+    ivrimeet_queue_name: str = Field(
+        default="ivrimeet",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="job queue name (Redis key prefix); deployments sharing a queue use one",
+    )
     ivrimeet_api_token: SecretStr | None = Field(
         default=None, description="bearer token the API requires"
     )
