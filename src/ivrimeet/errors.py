@@ -7,7 +7,9 @@
     │   └── WrongRegionError                     the bucket lives in another region
     ├── AccessError (PermissionError)            who you are / what you may do
     │   ├── CredentialsError                     no credentials, unknown key, bad secret, expired
-    │   └── PermissionDeniedError                the identity lacks an IAM permission
+    │   ├── PermissionDeniedError                the identity lacks an IAM permission
+    │   ├── ApiTokenError                        API request without the right bearer token
+    │   └── UrlSignatureError                    signed file URL wrong or expired
     ├── NotFoundError (FileNotFoundError)
     │   ├── BucketNotFoundError
     │   ├── ObjectNotFoundError
@@ -44,6 +46,7 @@ from collections.abc import Iterable
 __all__ = [
     "AccessError",
     "AlreadyExistsError",
+    "ApiTokenError",
     "BucketNotFoundError",
     "CapacityError",
     "ConfigurationError",
@@ -70,6 +73,7 @@ __all__ = [
     "UnavailableError",
     "UnsupportedError",
     "UnsupportedMediaError",
+    "UrlSignatureError",
     "WrongRegionError",
 ]
 
@@ -154,6 +158,20 @@ class PermissionDeniedError(AccessError):
     """The identity is known but lacks a permission (S3 ``AccessDenied``)."""
 
     code = "permission_denied"
+
+
+class ApiTokenError(AccessError):
+    """An API request came without the right ``Authorization: Bearer`` token."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class UrlSignatureError(AccessError):
+    """A signed local-file URL has a wrong signature or has expired."""
+
+    code = "bad_signature"
+    http_status = 403
 
 
 # --- not found --------------------------------------------------------------
