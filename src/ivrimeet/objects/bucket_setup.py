@@ -1,0 +1,520 @@
+"""Prepare a bucket for ivrimeet, idempotently: each step says applied, already or skipped.
+
+Steps, in order (``setup_bucket``)::
+
+    bucket               create it when missing (in the connection's region)
+    public-access-block  all four "block public access" switches on
+    default-encryption   SSE-S3 (AES256) unless some default encryption is already set
+    lifecycle            abort incomplete multipart uploads after 1 day (other rules kept)
+    iam-user             optional: an IAM user with the least-privilege policy + one key
+
+A compatible server that lacks a feature (``rclone serve s3`` answers every
+bucket sub-resource PUT as if it were CreateBucket; MinIO answers
+``NotImplemented``; R2 has no IAM API) gets that step *skipped* with the
+server's answer as the reason, never a failure. A setting the server accepts
+but does not keep (read back after writing) is reported as skipped too.
+Permission and credential problems are real failures: they raise the
+project's errors (``objects/s3_errors.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ivrimeet.errors import (
+    ConflictError,
+    CredentialsError,
+    IvrimeetError,
+    PermissionDeniedError,
+    UnsupportedError,
+    WrongRegionError,
+)
+from ivrimeet.objects.iam_policy import least_privilege_policy
+from ivrimeet.objects.s3_client import S3Connection
+from ivrimeet.objects.s3_errors import S3Answer, translate_client_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_s3 import S3Client
+
+__all__ = [
+    "LIFECYCLE_RULE_ID",
+    "CreatedUser",
+    "SetupReport",
+    "StepResult",
+    "StepStatus",
+    "setup_bucket",
+]
+
+logger = logging.getLogger(__name__)
+
+LIFECYCLE_RULE_ID = "ivrimeet-abort-incomplete-multipart-uploads"
+"""The id of the lifecycle rule ``setup_bucket`` adds (rules with other ids are kept)."""
+
+_ABORT_AFTER_DAYS = 1
+
+_PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+# Answers meaning "this server does not implement that request", beyond the
+# NotImplemented/501 that s3_errors maps to UnsupportedError: rclone serve s3 treats
+# any PUT on the bucket (``?lifecycle``, ``?encryption``...) as CreateBucket and
+# answers BucketAlreadyExists; some servers answer 405 MethodNotAllowed.
+_UNSUPPORTED_CODES = frozenset({"MethodNotAllowed", "BucketAlreadyExists", "405"})
+
+# Answers to "get this bucket setting" meaning "the setting is not set".
+_NOT_SET_CODES = frozenset(
+    {
+        "NoSuchPublicAccessBlockConfiguration",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "NoSuchLifecycleConfiguration",
+    }
+)
+
+
+class StepStatus(StrEnum):
+    """What one set-up step did."""
+
+    APPLIED = "applied"
+    ALREADY = "already"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One line of the set-up report."""
+
+    step: str
+    status: StepStatus
+    detail: str
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    """A freshly created IAM user and its only key. Show the secret once, then forget it."""
+
+    name: str
+    policy_name: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    """Every step's outcome, and the user created in this run (if any)."""
+
+    bucket: str
+    steps: tuple[StepResult, ...]
+    created_user: CreatedUser | None = None
+
+
+class _Unsupported(Exception):
+    """The server does not implement a request; carries the reason for the report."""
+
+
+def setup_bucket(connection: S3Connection, *, create_user: str | None = None) -> SetupReport:
+    """Run every set-up step on ``connection.bucket``; safe to run again and again.
+
+    Raises the project's errors (``PermissionDeniedError``, ``CredentialsError``,
+    ``WrongRegionError``...) when the caller's identity cannot do a step that
+    the server supports.
+    """
+    client = connection.client()
+    steps = [
+        _ensure_bucket(client, connection),
+        _ensure_public_access_block(client, connection),
+        _ensure_default_encryption(client, connection),
+        _ensure_lifecycle_rule(client, connection),
+    ]
+    created: CreatedUser | None = None
+    if create_user is not None:
+        step, created = _ensure_iam_user(connection, create_user)
+        steps.append(step)
+    return SetupReport(connection.bucket, tuple(steps), created)
+
+
+def _record(step: str, status: StepStatus, detail: str, bucket: str) -> StepResult:
+    logger.info("bucket_setup.step bucket=%s step=%s status=%s", bucket, step, status.value)
+    return StepResult(step, status, detail)
+
+
+def _s3_call(
+    operation: str,
+    connection: S3Connection,
+    call: Callable[[], Any],
+    *,
+    not_set_ok: bool = False,
+) -> Any:
+    """Run one S3 request; ``None`` for "setting not set", ``_Unsupported`` for a missing
+    feature, the project's error for everything else."""
+    try:
+        return call()
+    except ClientError as exc:
+        answer = S3Answer.from_client_error(exc)
+        if not_set_ok and answer.code in _NOT_SET_CODES:
+            return None
+        error = translate_client_error(
+            exc, operation=operation, bucket=connection.bucket, connection=connection
+        )
+        if isinstance(error, UnsupportedError) or answer.code in _UNSUPPORTED_CODES:
+            raise _Unsupported(
+                f"the server does not support {operation} (it answered {answer.code})"
+            ) from exc
+        raise error from exc
+
+
+# --- bucket -------------------------------------------------------------------
+
+
+def _bucket_region(answer: Mapping[str, Any]) -> str | None:
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    region = headers.get("x-amz-bucket-region")
+    return str(region) if region else None
+
+
+def _ensure_bucket(client: S3Client, connection: S3Connection) -> StepResult:
+    bucket = connection.bucket
+    try:
+        answer: Mapping[str, Any] = client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        if status != 404:
+            raise translate_client_error(
+                exc, operation="HeadBucket", bucket=bucket, connection=connection
+            ) from exc
+    else:
+        _check_region(bucket, _bucket_region(answer), connection.region)
+        return _record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
+    return _create_bucket(client, connection)
+
+
+def _check_region(bucket: str, actual: str | None, configured: str | None) -> None:
+    # AWS reports the bucket's region in every HeadBucket answer; compatible
+    # servers often do not, and then there is nothing to compare.
+    if actual is None or configured is None or actual == configured:
+        return
+    raise WrongRegionError(
+        f"Bucket {bucket} is in region {actual}, not {configured}.",
+        hints=[f"set S3_REGION={actual}", "or choose another bucket name for this region"],
+    )
+
+
+def _create_bucket(client: S3Client, connection: S3Connection) -> StepResult:
+    bucket = connection.bucket
+    region = connection.region
+    try:
+        # us-east-1 is the default location and must not be named explicitly.
+        if region and region != "us-east-1":
+            client.create_bucket(
+                Bucket=bucket,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]  # any region string
+            )
+        else:
+            client.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code == "BucketAlreadyOwnedByYou":
+            return _record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
+        if code == "BucketAlreadyExists":
+            raise ConflictError(
+                f"Cannot create bucket {bucket}: the name is taken by another account.",
+                hints=["bucket names are global on AWS: pick another name for S3_BUCKET"],
+            ) from exc
+        raise translate_client_error(
+            exc, operation="CreateBucket", bucket=bucket, connection=connection
+        ) from exc
+    where = f" in {region}" if region else ""
+    return _record("bucket", StepStatus.APPLIED, f"created bucket {bucket}{where}", bucket)
+
+
+# --- bucket settings ------------------------------------------------------------
+
+
+def _ensure_public_access_block(client: S3Client, connection: S3Connection) -> StepResult:
+    bucket = connection.bucket
+    step = "public-access-block"
+
+    def current() -> Mapping[str, Any]:
+        answer = _s3_call(
+            "GetPublicAccessBlock",
+            connection,
+            lambda: client.get_public_access_block(Bucket=bucket),
+            not_set_ok=True,
+        )
+        return dict((answer or {}).get("PublicAccessBlockConfiguration", {}))
+
+    def is_blocked(config: Mapping[str, Any]) -> bool:
+        return all(config.get(name) is True for name in _PUBLIC_ACCESS_BLOCK)
+
+    try:
+        if is_blocked(current()):
+            return _record(step, StepStatus.ALREADY, "public access is blocked", bucket)
+        _s3_call(
+            "PutPublicAccessBlock",
+            connection,
+            lambda: client.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration=_PUBLIC_ACCESS_BLOCK,  # type: ignore[arg-type]  # plain dict of the TypedDict's keys
+            ),
+        )
+        if not is_blocked(current()):
+            raise _Unsupported("the server accepted PutPublicAccessBlock but did not keep it")
+    except _Unsupported as why:
+        return _skipped(
+            step, bucket, str(why), "objects stay private only if the server's defaults are private"
+        )
+    return _record(step, StepStatus.APPLIED, "blocked all public access", bucket)
+
+
+def _ensure_default_encryption(client: S3Client, connection: S3Connection) -> StepResult:
+    bucket = connection.bucket
+    step = "default-encryption"
+
+    def algorithm() -> str | None:
+        answer = _s3_call(
+            "GetBucketEncryption",
+            connection,
+            lambda: client.get_bucket_encryption(Bucket=bucket),
+            not_set_ok=True,
+        )
+        rules = (answer or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        for rule in rules:
+            default = rule.get("ApplyServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm"):
+                return str(default["SSEAlgorithm"])
+        return None
+
+    try:
+        existing = algorithm()
+        if existing:
+            return _record(
+                step, StepStatus.ALREADY, f"objects are encrypted with {existing}", bucket
+            )
+        _s3_call(
+            "PutBucketEncryption",
+            connection,
+            lambda: client.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            ),
+        )
+        if algorithm() is None:
+            raise _Unsupported("the server accepted PutBucketEncryption but did not keep it")
+    except _Unsupported as why:
+        return _skipped(step, bucket, str(why), "use disk encryption on the server instead")
+    return _record(step, StepStatus.APPLIED, "default encryption set to SSE-S3 (AES256)", bucket)
+
+
+def _aborts_incomplete_uploads(rule: Mapping[str, Any]) -> bool:
+    """True if ``rule`` aborts every incomplete multipart upload within a day."""
+    days = rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation")
+    whole_bucket = not rule.get("Prefix") and not any(
+        rule.get("Filter", {}).get(name) for name in ("Prefix", "Tag", "And")
+    )
+    return (
+        rule.get("Status") == "Enabled"
+        and isinstance(days, int)
+        and days <= _ABORT_AFTER_DAYS
+        and whole_bucket
+    )
+
+
+def _ensure_lifecycle_rule(client: S3Client, connection: S3Connection) -> StepResult:
+    bucket = connection.bucket
+    step = "lifecycle"
+
+    def rules() -> list[dict[str, Any]]:
+        answer = _s3_call(
+            "GetBucketLifecycleConfiguration",
+            connection,
+            lambda: client.get_bucket_lifecycle_configuration(Bucket=bucket),
+            not_set_ok=True,
+        )
+        return [dict(rule) for rule in (answer or {}).get("Rules", [])]
+
+    ours = {
+        "ID": LIFECYCLE_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": _ABORT_AFTER_DAYS},
+    }
+    try:
+        existing = rules()
+        if any(_aborts_incomplete_uploads(rule) for rule in existing):
+            return _record(
+                step,
+                StepStatus.ALREADY,
+                "incomplete multipart uploads are aborted after 1 day",
+                bucket,
+            )
+        # Keep the owner's other rules: a lifecycle PUT replaces the whole configuration.
+        # Plain dicts: the rules come back from S3 in the shape S3 accepts.
+        wanted: list[Any] = [rule for rule in existing if rule.get("ID") != LIFECYCLE_RULE_ID]
+        wanted.append(ours)
+        _s3_call(
+            "PutBucketLifecycleConfiguration",
+            connection,
+            lambda: client.put_bucket_lifecycle_configuration(
+                Bucket=bucket,
+                LifecycleConfiguration={"Rules": wanted},
+            ),
+        )
+        if not any(_aborts_incomplete_uploads(rule) for rule in rules()):
+            raise _Unsupported(
+                "the server accepted PutBucketLifecycleConfiguration but did not keep it"
+            )
+    except _Unsupported as why:
+        return _skipped(
+            step,
+            bucket,
+            str(why),
+            "parts of failed uploads may stay behind: grant s3:AbortMultipartUpload "
+            "(see `ivrimeet iam-policy`) so ivrimeet can abort them itself",
+        )
+    return _record(
+        step,
+        StepStatus.APPLIED,
+        "added a rule aborting incomplete multipart uploads after 1 day",
+        bucket,
+    )
+
+
+def _skipped(step: str, bucket: str, why: str, consequence: str) -> StepResult:
+    logger.warning("bucket_setup.skipped bucket=%s step=%s reason=%r", bucket, step, why)
+    return StepResult(step, StepStatus.SKIPPED, f"{why}; {consequence}")
+
+
+# --- IAM user ------------------------------------------------------------------
+
+
+def _iam_client(connection: S3Connection) -> IAMClient:
+    # IAM is global on AWS; a compatible endpoint (moto) serves it on the same URL.
+    config = Config(
+        connect_timeout=connection.connect_timeout,
+        read_timeout=connection.read_timeout,
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+    return connection.session().client("iam", endpoint_url=connection.endpoint_url, config=config)
+
+
+def _policy_document(value: object) -> object:
+    """The policy as a comparable value: AWS returns it URL-encoded, boto3 may decode it."""
+    if isinstance(value, str):
+        return json.loads(urllib.parse.unquote(value))
+    return value
+
+
+def _ensure_iam_user(connection: S3Connection, name: str) -> tuple[StepResult, CreatedUser | None]:
+    step = "iam-user"
+    bucket = connection.bucket
+    iam = _iam_client(connection)
+    policy_name = f"ivrimeet-{bucket}"
+    policy = least_privilege_policy(bucket)
+    try:
+        exists = _iam_call("GetUser", name, lambda: iam.get_user(UserName=name), missing_ok=True)
+        if exists is not None:
+            current = _iam_call(
+                "GetUserPolicy",
+                name,
+                lambda: iam.get_user_policy(UserName=name, PolicyName=policy_name),
+                missing_ok=True,
+            )
+            if current is not None and _policy_document(current["PolicyDocument"]) == policy:
+                return (
+                    _record(
+                        step,
+                        StepStatus.ALREADY,
+                        f"IAM user {name} exists with policy {policy_name}; its keys are not "
+                        "shown again (create a new key in the IAM console if they are lost)",
+                        bucket,
+                    ),
+                    None,
+                )
+            _iam_call(
+                "PutUserPolicy",
+                name,
+                lambda: iam.put_user_policy(
+                    UserName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy)
+                ),
+            )
+            detail = f"IAM user {name} existed: set its policy {policy_name}; no new key created"
+            return _record(step, StepStatus.APPLIED, detail, bucket), None
+        _iam_call("CreateUser", name, lambda: iam.create_user(UserName=name))
+        _iam_call(
+            "PutUserPolicy",
+            name,
+            lambda: iam.put_user_policy(
+                UserName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy)
+            ),
+        )
+        key = _iam_call("CreateAccessKey", name, lambda: iam.create_access_key(UserName=name))
+    except _Unsupported as why:
+        consequence = (
+            "create a key in your provider's console with the policy from "
+            f"`ivrimeet iam-policy {bucket}`"
+        )
+        return _skipped(step, bucket, str(why), consequence), None
+    created = CreatedUser(
+        name=name,
+        policy_name=policy_name,
+        access_key_id=key["AccessKey"]["AccessKeyId"],
+        secret_access_key=key["AccessKey"]["SecretAccessKey"],
+    )
+    detail = f"created IAM user {name} with policy {policy_name} and one access key"
+    return _record(step, StepStatus.APPLIED, detail, bucket), created
+
+
+def _iam_call(
+    operation: str, user: str, call: Callable[[], Any], *, missing_ok: bool = False
+) -> Any:
+    """Run one IAM request: ``None`` for NoSuchEntity when allowed, ``_Unsupported`` when
+    the endpoint has no IAM API, a project error for refused credentials or permissions."""
+    try:
+        return call()
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if missing_ok and code == "NoSuchEntity":
+            return None
+        raise _iam_error(exc, code, operation, user) from exc
+    except BotoCoreError as exc:
+        raise _Unsupported(f"the endpoint does not answer IAM {operation} ({exc})") from exc
+
+
+def _iam_error(exc: ClientError, code: str, operation: str, user: str) -> Exception:
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    if code in ("AccessDenied", "AccessDeniedException"):
+        return PermissionDeniedError(
+            f"IAM refused {operation} for user {user}: AccessDenied.",
+            hints=[
+                f"run setup-bucket with an identity allowed iam:{operation} "
+                "(iam:GetUser, iam:CreateUser, iam:PutUserPolicy, iam:GetUserPolicy, "
+                "iam:CreateAccessKey)",
+                "or drop --create-user and attach the policy from `ivrimeet iam-policy` yourself",
+            ],
+        )
+    if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"):
+        return CredentialsError(
+            f"IAM refused the credentials for {operation}: {code}.",
+            hints=["check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"],
+        )
+    if code in ("EntityAlreadyExists", "LimitExceeded", "NoSuchEntity"):
+        return IvrimeetError(f"IAM {operation} for user {user} failed: {code}.")
+    # Anything else (no error code, 404, 501...) means the endpoint is not an IAM API.
+    return _Unsupported(
+        f"the endpoint has no IAM API (it answered {code or status} to {operation})"
+    )
