@@ -9,6 +9,7 @@ import pytest
 
 pytest_plugins = [
     "tests.servers.s3",
+    "tests.servers.moto_iam",
 ]
 
 # Variables that would leak the developer's real configuration into tests.
@@ -46,3 +47,20 @@ def _scrubbed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     monkeypatch.setenv("PYANNOTE_METRICS_ENABLED", "0")
     monkeypatch.chdir(tmp_path)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restored_logging() -> Iterator[None]:
+    """Undo ``configure_logging`` after each test.
+
+    A CLI command run through ``CliRunner`` installs a handler on the runner's
+    temporary stderr, which is closed afterwards; left in place, every later log
+    line fails with "I/O operation on closed file".
+    """
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
