@@ -64,6 +64,7 @@ _BACKOFF_SECONDS = 0.2
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _EMPTY_RANGE = re.compile(r"bytes\s+\*/(\d+)")
+_ACTUAL_SIZE = re.compile(rb"<ActualObjectSize>(\d+)</ActualObjectSize>")
 _TRANSIENT = (OSError, http.client.HTTPException)
 
 ProgressCallback = Callable[[int], None]
@@ -301,9 +302,12 @@ class _Download:
         status = response.status
         content_range = response.getheader("Content-Range")
         if status == 416:
-            match = _EMPTY_RANGE.match(content_range or "")
+            # An empty object has no byte 0. AWS says so in Content-Range (bytes */0),
+            # moto only in the XML body (ActualObjectSize).
             body = response.read()
-            if match is None or int(match.group(1)) != 0:
+            match = _EMPTY_RANGE.match(content_range or "") or _ACTUAL_SIZE.search(body)
+            size = int(match.group(1)) if match else self._head_size(conn)
+            if size != 0:
                 raise self._error_for(response, body)
             self._open_file(0)
             return last
@@ -331,6 +335,19 @@ class _Download:
         self._open_file(self.size)
         self._receive(response, 0, self.size)
         return None
+
+    def _head_size(self, conn: http.client.HTTPConnection) -> int | None:
+        """The object's size from a HEAD (rclone's 416 answers do not carry it)."""
+        request = AWSRequest(method="HEAD", url=self.target.url)
+        self.auth.add_auth(request)
+        try:
+            conn.request("HEAD", self.target.path, headers=dict(request.headers.items()))
+            response = conn.getresponse()
+            response.read()
+        except _TRANSIENT as exc:
+            raise _Retry(self._unavailable(exc)) from exc
+        length = response.getheader("Content-Length")
+        return int(length) if response.status == 200 and length is not None else None
 
     def _bad_answer(self, what: str) -> IvrimeetError:
         return StorageUnavailableError(

@@ -61,6 +61,11 @@ class S3Connection:
             retries={"mode": "standard", "max_attempts": self.max_attempts},
             s3={"addressing_style": addressing},
             signature_version="s3v4",
+            # botocore >= 1.36 adds CRC checksums to every request and validates them
+            # on answers; S3-compatible servers often mishandle both (rclone sends the
+            # whole object's checksum on a ranged answer). Only where S3 requires it.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         )
 
     def client(self, session: boto3.Session | None = None) -> S3Client:
