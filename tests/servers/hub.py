@@ -37,11 +37,16 @@ is imported, and derives three values from it:
 
 pyannote.audio and SpeechBrain call ``hf_hub_download`` without ``endpoint=``, so
 in-process a test must patch both ``constants.ENDPOINT`` and
-``constants.HUGGINGFACE_CO_URL_TEMPLATE`` (``hub_fixtures.hub_endpoint_patched``
-does it with ``monkeypatch``; ``_HUB_ORIGINS`` can stay: a redirect back to the
-stand-in's own origin is followed anyway, and the blob origin must not keep the
-token). A child process gets ``HF_ENDPOINT=hub.endpoint`` in its environment
-(``hub.client_env()``).
+``constants.HUGGINGFACE_CO_URL_TEMPLATE`` (the ``hub_client`` fixture of
+``hub_fixtures`` does it with ``monkeypatch``; ``_HUB_ORIGINS`` can stay: a redirect
+back to the stand-in's own origin is followed anyway, and the blob origin must
+not keep the token). A child process gets ``HF_ENDPOINT=hub.endpoint`` in its
+environment (``hub.client_env()``).
+
+The first Hub call of a process also sends ``GET /api/agent-harnesses``
+(huggingface_hub 2.x fetches a registry for its user agent, then caches it in
+``HF_HOME`` for 24 h); the stand-in answers 404, so nothing is cached. Count the
+requests you care about by path (``hub.count("/resolve/")``), not the total.
 """
 
 from __future__ import annotations
@@ -222,38 +227,35 @@ def _serve(app: ASGIApp, name: str) -> Iterator[str]:
 
 
 def _observed(app: ASGIApp, hub: StandInHub, origin: str) -> ASGIApp:
-    """Wrap ``app``: answer 503 during an outage, and record every request with its status."""
+    """Wrap ``app``: answer 503 during an outage, and record every request with its status.
+
+    A request is recorded when its response starts, before any byte reaches the
+    client, so a test that has its response can count it without waiting.
+    """
 
     async def observed(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        status = 0
+        had_authorization = any(name.lower() == b"authorization" for name, _ in scope["headers"])
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                hub._record(
+                    RecordedRequest(
+                        origin=origin,
+                        method=scope["method"],
+                        path=scope["path"],
+                        status=message["status"],
+                        had_authorization=had_authorization,
+                    )
+                )
             await send(message)
 
-        try:
-            if hub.outage:
-                await Response("Service Unavailable", status_code=503)(
-                    scope, receive, recording_send
-                )
-            else:
-                await app(scope, receive, recording_send)
-        finally:
-            headers = {k.lower(): v for k, v in scope["headers"]}
-            hub._record(
-                RecordedRequest(
-                    origin=origin,
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    had_authorization=b"authorization" in headers,
-                )
-            )
+        if hub.outage:
+            await Response("Service Unavailable", status_code=503)(scope, receive, recording_send)
+        else:
+            await app(scope, receive, recording_send)
 
     return observed
 

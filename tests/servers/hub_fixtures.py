@@ -23,13 +23,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.hubrepos import build_repos, publish_repos
 from tests.servers.hub import StandInHub, run_hub
 
 
 @pytest.fixture(scope="session")
 def hub_repo_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Repo id -> folder holding that tiny repo's files, built once per session."""
+    # Imported here: tests.hubrepos imports torch, pyannote and speechbrain (seconds),
+    # which a session that never asks for the Hub should not pay for.
+    from tests.hubrepos import build_repos
+
     return build_repos(tmp_path_factory.mktemp("hubrepos"))
 
 
@@ -38,6 +41,8 @@ def hub_standin(
     tmp_path_factory: pytest.TempPathFactory, hub_repo_folders: dict[str, Path]
 ) -> Iterator[StandInHub]:
     """The stand-in Hub serving every tiny repo, for the whole session."""
+    from tests.hubrepos import publish_repos
+
     with run_hub(tmp_path_factory.mktemp("hub")) as hub:
         publish_repos(hub, hub_repo_folders)
         yield hub
