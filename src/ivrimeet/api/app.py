@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ivrimeet.api.routes import health
+from ivrimeet.api.routes import health, web
 from ivrimeet.settings import Settings
 
 __all__ = ["create_app"]
@@ -15,4 +15,5 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="ivrimeet", version="0.1.0")
     app.state.settings = settings
     app.include_router(health.router)
+    app.include_router(web.router)
     return app
