@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = [
     "tests.servers.s3",
     "tests.servers.moto_iam",
+    "tests.servers.hub_fixtures",
 ]
 
 # Variables that would leak the developer's real configuration into tests.
