@@ -9,10 +9,17 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from ivrimeet.models import HubAccess, ModelStore, sweep_stale
 from ivrimeet.objects import LocalStore, ObjectStore, S3Connection, S3Store
 from ivrimeet.settings import Settings
 
-__all__ = ["local_signing_key", "object_store", "s3_connection", "secret_values"]
+__all__ = [
+    "local_signing_key",
+    "model_store",
+    "object_store",
+    "s3_connection",
+    "secret_values",
+]
 
 
 def s3_connection(settings: Settings) -> S3Connection:
@@ -51,6 +58,22 @@ def object_store(settings: Settings) -> ObjectStore:
         )
     data_dir = settings.ivrimeet_data_dir
     return LocalStore(data_dir / "objects", signing_key=local_signing_key(data_dir))
+
+
+def model_store(settings: Settings, objects: ObjectStore | None = None) -> ModelStore:
+    """The model store the settings describe; removes dead processes' temporary caches first.
+
+    Pass ``objects`` to share an object store the entry point already built.
+    """
+    sweep_stale(settings.tmp_dir)
+    return ModelStore(
+        objects if objects is not None else object_store(settings),
+        prefix=settings.model_prefix,
+        hub=HubAccess(endpoint=settings.hf_endpoint, token=_reveal(settings.hf_token)),
+        tmp_dir=settings.tmp_dir,
+        disk_warning_bytes=settings.disk_warning_bytes,
+        concurrency=settings.transfer_concurrency,
+    )
 
 
 def secret_values(settings: Settings) -> list[str]:

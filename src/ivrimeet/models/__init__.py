@@ -1,0 +1,50 @@
+"""The model store: Hugging Face models kept in object storage, loaded through a temporary cache.
+
+Public surface (other layers import only these names)::
+
+    store = ModelStore(objects, hub=HubAccess(endpoint, token), tmp_dir=Path(...))
+    pipeline = load_diarization_pipeline(store, "pyannote/speaker-diarization-3.1")
+    encoder = load_speaker_encoder(store, "speechbrain/spkrec-ecapa-voxceleb")
+    with materialize(store, "org/name") as m:       # any HF-cache reader
+        ...m.cache_dir, m.snapshot...
+    sweep_stale(tmp_dir)                           # at every start: remove dead processes' caches
+
+Entry points build the store with ``ivrimeet.runtime.model_store(settings)``.
+Lookup order, bucket layout and guarantees: ``store.py``, ``layout.py``,
+``manifest.py``; the operator's view: ``docs/models.md``.
+"""
+
+from ivrimeet.models.api import load_diarization_pipeline, load_speaker_encoder, materialize
+from ivrimeet.models.hub import HubAccess
+from ivrimeet.models.loaders import (
+    EncoderLoader,
+    Loader,
+    Materialized,
+    PipelineLoader,
+    SnapshotLoader,
+)
+from ivrimeet.models.manifest import Manifest, ManifestFile, ManifestRef, ModelKind
+from ivrimeet.models.progress import TransferEvents
+from ivrimeet.models.store import Loaded, LoadReport, ModelStore
+from ivrimeet.models.tempcache import sweep_stale
+
+__all__ = [
+    "EncoderLoader",
+    "HubAccess",
+    "LoadReport",
+    "Loaded",
+    "Loader",
+    "Manifest",
+    "ManifestFile",
+    "ManifestRef",
+    "Materialized",
+    "ModelKind",
+    "ModelStore",
+    "PipelineLoader",
+    "SnapshotLoader",
+    "TransferEvents",
+    "load_diarization_pipeline",
+    "load_speaker_encoder",
+    "materialize",
+    "sweep_stale",
+]

@@ -1,0 +1,161 @@
+"""Fill leases: one process at a time fills a model from Hugging Face, across machines.
+
+A lease is a small JSON object written create-only at::
+
+    leases/<org>/<name>/<revision>/<generation>      {"owner": …, "host": …, "pid": …,
+                                                      "started": …, "expires": <epoch s>}
+
+Acquiring means creating the next generation after the highest one present,
+and only when that one is free: expired, or held by a process on this host that
+is not running any more (a ``kill -9`` need not wait for the expiry). Two
+processes racing for the same generation both try a create-only put; exactly one
+wins. Taking over is therefore another create-only put, never an overwrite or a
+delete of someone else's lease. The holder deletes only its own key when done.
+
+Servers that ignore create-only puts (rclone) make ``acquire`` raise
+``CreateOnlyUnsupportedError``; the caller then fills on its own (duplicate
+identical uploads, never corruption).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+
+from ivrimeet.errors import AlreadyExistsError, CreateOnlyUnsupportedError, ObjectNotFoundError
+from ivrimeet.models.clock import Clock
+from ivrimeet.models.layout import BucketLayout
+from ivrimeet.models.processes import ProcessIdentity, current_process, is_running
+from ivrimeet.objects.store import ObjectStore
+
+__all__ = ["Lease", "LeaseHolder", "Leases"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """Who holds a lease, and until when."""
+
+    owner: str
+    process: ProcessIdentity
+    expires: float
+
+    def is_free(self, now: float) -> bool:
+        """True once expired, or when its process on this host is gone."""
+        return now >= self.expires or not is_running(self.process)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease this process holds."""
+
+    key: str
+    holder: LeaseHolder
+
+
+class Leases:
+    """Acquire and release fill leases in ``objects`` under ``layout``."""
+
+    def __init__(
+        self, objects: ObjectStore, layout: BucketLayout, clock: Clock, seconds: float
+    ) -> None:
+        self._objects = objects
+        self._layout = layout
+        self._clock = clock
+        self._seconds = seconds
+
+    def _generations(self, repo: str, revision: str) -> list[tuple[int, str]]:
+        prefix = self._layout.leases_prefix(repo, revision)
+        found: list[tuple[int, str]] = []
+        for info in self._objects.list(prefix):
+            tail = info.key[len(prefix) :]
+            if tail.isdigit():
+                found.append((int(tail), info.key))
+        return sorted(found)
+
+    def _holder(self, key: str) -> LeaseHolder | None:
+        try:
+            raw = json.loads(self._objects.get_bytes(key))
+            return LeaseHolder(
+                owner=str(raw["owner"]),
+                process=ProcessIdentity(
+                    host=str(raw["host"]), pid=int(raw["pid"]), started=int(raw["started"])
+                ),
+                expires=float(raw["expires"]),
+            )
+        except ObjectNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            # Unreadable lease: treat as expired rather than blocking fills forever.
+            return LeaseHolder(owner="?", process=ProcessIdentity("?", 0, 0), expires=0.0)
+
+    def current(self, repo: str, revision: str) -> tuple[int, LeaseHolder | None]:
+        """The highest generation present (-1 if none) and its holder."""
+        generations = self._generations(repo, revision)
+        if not generations:
+            return -1, None
+        number, key = generations[-1]
+        return number, self._holder(key)
+
+    def acquire(self, repo: str, revision: str) -> Lease | None:
+        """Take the lease for ``repo@revision`` if it is free; None if a live holder has it.
+
+        Raises ``CreateOnlyUnsupportedError`` if the server cannot do create-only puts.
+        """
+        if not self._objects.supports_create_only():
+            raise CreateOnlyUnsupportedError(
+                f"{self._objects.location} does not honour create-only puts; "
+                f"cannot lease the fill of {repo}@{revision}."
+            )
+        number, holder = self.current(repo, revision)
+        now = self._clock.now()
+        if holder is not None and not holder.is_free(now):
+            return None
+        me = current_process()
+        mine = LeaseHolder(
+            owner=f"{me.host}/{me.pid}/{secrets.token_hex(4)}",
+            process=me,
+            expires=now + self._seconds,
+        )
+        key = f"{self._layout.leases_prefix(repo, revision)}{number + 1}"
+        body = json.dumps(
+            {
+                "owner": mine.owner,
+                "host": me.host,
+                "pid": me.pid,
+                "started": me.started,
+                "expires": mine.expires,
+            },
+            sort_keys=True,
+        ).encode()
+        try:
+            self._objects.put_if_absent(key, body, content_type="application/json")
+        except AlreadyExistsError:
+            return None
+        if holder is not None:
+            logger.info(
+                "model.lease_taken_over repo=%s revision=%s generation=%d previous=%s",
+                repo,
+                revision,
+                number + 1,
+                holder.owner,
+            )
+        return Lease(key=key, holder=mine)
+
+    def release(self, lease: Lease) -> None:
+        """Delete our own lease key."""
+        self._objects.delete(lease.key)
+
+    def remove_expired(self, repo: str | None = None) -> list[str]:
+        """Delete lease keys that are free and superseded or free and last (for ``models gc``)."""
+        removed: list[str] = []
+        now = self._clock.now()
+        for info in list(self._objects.list(self._layout.leases_prefix(repo))):
+            holder = self._holder(info.key)
+            if holder is None or holder.is_free(now):
+                self._objects.delete(info.key)
+                removed.append(info.key)
+        return removed

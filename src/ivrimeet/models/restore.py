@@ -1,0 +1,213 @@
+"""Restore a manifest's closure from the bucket into a fresh Hugging Face cache directory.
+
+Result, for every repo of the closure (the layout ``huggingface_hub`` reads)::
+
+    <cache>/models--org--name/
+        blobs/<sha256>                        the body, verified against the manifest
+        snapshots/<commit>/<path> -> ../../blobs/<sha256>
+        refs/<revision>                       the commit, as recorded at fill time
+
+Bodies are fetched in parallel: large ones with ``ObjectStore.download_to_file``
+(parallel ranged GETs written in place) and hashed afterwards, small ones as
+one streaming GET hashed while they stream. Each lands under a temporary name
+and is renamed into place only once its sha256 and size match, so a corrupt or
+truncated blob is never visible to a loader. Blobs that are missing or do not
+match are returned in ``RestoreResult.bad`` (the caller heals them from Hugging
+Face or gives up with an ``IntegrityError``).
+
+Before anything is fetched, free space under the cache is checked against the
+closure's size (``DiskFullError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivrimeet.errors import DiskFullError, ObjectNotFoundError
+from ivrimeet.models.closure import cache_folder_name, hash_file
+from ivrimeet.models.layout import BucketLayout
+from ivrimeet.models.manifest import Manifest, ManifestFile
+from ivrimeet.models.progress import NO_EVENTS, TransferEvents
+from ivrimeet.objects.store import ObjectStore
+
+__all__ = [
+    "DISK_MARGIN_BYTES",
+    "BadBlob",
+    "RestoreResult",
+    "check_free_space",
+    "link_snapshot",
+    "restore_closure",
+]
+
+logger = logging.getLogger(__name__)
+
+DISK_MARGIN_BYTES = 64 * 1024 * 1024
+"""Free space kept beyond the closure's size, for the loader's own small files."""
+BIG_BLOB_BYTES = 8 * 1024 * 1024
+"""From this size on, a blob is fetched with parallel ranged GETs."""
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BadBlob:
+    """A blob the bucket could not provide intact: ``problem`` says how."""
+
+    sha256: str
+    size: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore fetched, and which blobs were missing or corrupt."""
+
+    files: int
+    bytes: int
+    seconds: float
+    bad: tuple[BadBlob, ...]
+
+
+def check_free_space(directory: Path, needed: int, what: str) -> None:
+    """Raise ``DiskFullError`` unless ``directory`` has ``needed`` bytes plus a margin free."""
+    free = shutil.disk_usage(directory).free
+    if free < needed + DISK_MARGIN_BYTES:
+        raise DiskFullError(
+            f"Not enough free disk under {directory} for {what}: "
+            f"{needed} bytes needed (+{DISK_MARGIN_BYTES} margin), {free} free.",
+            hints=[
+                "free space on that volume, or point IVRIMEET_TMP_DIR at a larger one",
+                "MODEL_CACHE_MAX_BYTES keeps local model copies: lower it to make room",
+            ],
+        )
+
+
+def blob_path(cache_dir: Path, repo: str, sha256: str) -> Path:
+    """Where the body ``sha256`` of ``repo`` lives in the restored cache."""
+    return cache_dir / cache_folder_name(repo) / "blobs" / sha256
+
+
+def restore_closure(
+    objects: ObjectStore,
+    layout: BucketLayout,
+    manifest: Manifest,
+    cache_dir: Path,
+    *,
+    concurrency: int = 8,
+    events: TransferEvents = NO_EVENTS,
+) -> RestoreResult:
+    """Fetch and verify every blob of ``manifest`` into ``cache_dir``, then link snapshots and refs.
+
+    Snapshot links are made only for intact blobs; see ``RestoreResult.bad``.
+    """
+    started = time.monotonic()
+    sizes = manifest.blobs
+    check_free_space(cache_dir, sum(sizes.values()), f"{manifest.repo}@{manifest.commit}")
+    owners: dict[str, list[str]] = {}
+    for entry in manifest.files:
+        repos = owners.setdefault(entry.sha256, [])
+        if entry.repo not in repos:
+            repos.append(entry.repo)
+    for repo in manifest.repos:
+        (cache_dir / cache_folder_name(repo) / "blobs").mkdir(parents=True, exist_ok=True)
+
+    events.started("restore", f"{manifest.repo}", len(sizes), sum(sizes.values()))
+
+    def one(sha256: str) -> BadBlob | None:
+        first = blob_path(cache_dir, owners[sha256][0], sha256)
+        problem = _fetch_verified(
+            objects, layout.blob(sha256), sha256, sizes[sha256], first, events
+        )
+        if problem is not None:
+            return BadBlob(sha256=sha256, size=sizes[sha256], problem=problem)
+        for repo in owners[sha256][1:]:
+            os.link(first, blob_path(cache_dir, repo, sha256))
+        return None
+
+    # Largest first: the big ranged downloads start at once, small files fill the gaps.
+    order = sorted(sizes, key=lambda s: sizes[s], reverse=True)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            results = list(pool.map(one, order))
+    finally:
+        events.finished()
+    bad = tuple(r for r in results if r is not None)
+    bad_shas = {b.sha256 for b in bad}
+    for entry in manifest.files:
+        if entry.sha256 not in bad_shas:
+            link_snapshot(cache_dir, entry)
+    write_refs(cache_dir, manifest)
+    fetched = sum(size for sha, size in sizes.items() if sha not in bad_shas)
+    return RestoreResult(
+        files=len(manifest.files),
+        bytes=fetched,
+        seconds=time.monotonic() - started,
+        bad=bad,
+    )
+
+
+def _fetch_verified(
+    objects: ObjectStore,
+    key: str,
+    sha256: str,
+    size: int,
+    target: Path,
+    events: TransferEvents,
+) -> str | None:
+    """Download ``key`` to ``target`` if it hashes to ``sha256``; else a problem description."""
+    partial = target.with_name(f".{target.name}.incomplete")
+    try:
+        if size >= BIG_BLOB_BYTES:
+            objects.download_to_file(key, partial, progress=events.advanced)
+            got_size, got_sha = hash_file(partial)
+        else:
+            got_size, got_sha = _stream_to_file(objects, key, partial, events)
+    except ObjectNotFoundError:
+        partial.unlink(missing_ok=True)
+        return "missing from the bucket"
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if got_size != size or got_sha != sha256:
+        partial.unlink(missing_ok=True)
+        return f"is {got_size} bytes hashing to {got_sha}, expected {size} bytes"
+    os.replace(partial, target)
+    return None
+
+
+def _stream_to_file(
+    objects: ObjectStore, key: str, path: Path, events: TransferEvents
+) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with objects.get(key) as body, open(path, "wb") as out:
+        while chunk := body.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+            events.advanced(len(chunk))
+    return size, digest.hexdigest()
+
+
+def link_snapshot(cache_dir: Path, entry: ManifestFile) -> None:
+    """Make ``snapshots/<commit>/<path>`` of ``entry`` a relative link to its blob."""
+    repo_dir = cache_dir / cache_folder_name(entry.repo)
+    link = repo_dir / "snapshots" / entry.commit / entry.path
+    link.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(repo_dir / "blobs" / entry.sha256, link.parent)
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+
+
+def write_refs(cache_dir: Path, manifest: Manifest) -> None:
+    """Write every ref of ``manifest`` as ``refs/<revision>`` files of its repo."""
+    for ref in manifest.refs:
+        path = cache_dir / cache_folder_name(ref.repo) / "refs" / ref.revision
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(ref.commit)
