@@ -40,7 +40,7 @@ from ivrimeet.errors import (
 )
 from ivrimeet.objects.iam_policy import least_privilege_policy
 from ivrimeet.objects.s3_client import S3Connection
-from ivrimeet.objects.s3_errors import S3Answer, translate_client_error
+from ivrimeet.objects.s3_errors import S3Answer, translate_boto_error, translate_client_error
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -173,7 +173,43 @@ def _s3_call(
             raise _Unsupported(
                 f"the server does not support {operation} (it answered {answer.code})"
             ) from exc
-        raise error from exc
+        raise _for_setup(error, operation, connection) from exc
+    except BotoCoreError as exc:
+        raise translate_boto_error(
+            exc, operation=operation, bucket=connection.bucket, connection=connection
+        ) from exc
+
+
+# The IAM action behind each bucket-configuration request (their names differ).
+_SETUP_ACTIONS = {
+    "CreateBucket": "s3:CreateBucket",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+}
+
+
+def _for_setup(error: IvrimeetError, operation: str, connection: S3Connection) -> IvrimeetError:
+    """A refused bucket-configuration request names the admin permission it needs.
+
+    (s3_errors' hints are about the permissions ivrimeet needs at run time.)
+    """
+    action = _SETUP_ACTIONS.get(operation)
+    if action is None or not isinstance(error, PermissionDeniedError):
+        return error
+    bucket = connection.bucket
+    return PermissionDeniedError(
+        f"Cannot set up s3://{bucket}: S3 refused {operation} (AccessDenied).",
+        details=error.details,
+        hints=[
+            f"run setup-bucket as an identity allowed {action} on arn:aws:s3:::{bucket} "
+            "(an administrator: ivrimeet itself needs only `ivrimeet iam-policy` at run time)",
+            "or apply that bucket setting in your provider's console and run setup-bucket again",
+        ],
+    )
 
 
 # --- bucket -------------------------------------------------------------------
@@ -190,11 +226,14 @@ def _ensure_bucket(client: S3Client, connection: S3Connection) -> StepResult:
     try:
         answer: Mapping[str, Any] = client.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        if status != 404:
+        if S3Answer.from_client_error(exc).status != 404:
             raise translate_client_error(
                 exc, operation="HeadBucket", bucket=bucket, connection=connection
             ) from exc
+    except BotoCoreError as exc:
+        raise translate_boto_error(
+            exc, operation="HeadBucket", bucket=bucket, connection=connection
+        ) from exc
     else:
         _check_region(bucket, _bucket_region(answer), connection.region)
         return _record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
@@ -225,7 +264,7 @@ def _create_bucket(client: S3Client, connection: S3Connection) -> StepResult:
         else:
             client.create_bucket(Bucket=bucket)
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = S3Answer.from_client_error(exc).code
         if code == "BucketAlreadyOwnedByYou":
             return _record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
         if code == "BucketAlreadyExists":
@@ -233,7 +272,12 @@ def _create_bucket(client: S3Client, connection: S3Connection) -> StepResult:
                 f"Cannot create bucket {bucket}: the name is taken by another account.",
                 hints=["bucket names are global on AWS: pick another name for S3_BUCKET"],
             ) from exc
-        raise translate_client_error(
+        error = translate_client_error(
+            exc, operation="CreateBucket", bucket=bucket, connection=connection
+        )
+        raise _for_setup(error, "CreateBucket", connection) from exc
+    except BotoCoreError as exc:
+        raise translate_boto_error(
             exc, operation="CreateBucket", bucket=bucket, connection=connection
         ) from exc
     where = f" in {region}" if region else ""
