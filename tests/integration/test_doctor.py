@@ -110,9 +110,9 @@ def test_doctor_warns_but_passes_with_the_four_action_policy(
     ("action", "resource"),
     [
         ("s3:PutObject", "arn:aws:s3:::{bucket}/*"),
-        ("s3:GetObject", "arn:aws:s3:::{bucket}/"),
+        ("s3:GetObject", "arn:aws:s3:::{bucket}/*"),
         ("s3:ListBucket", "arn:aws:s3:::{bucket}"),
-        ("s3:DeleteObject", "arn:aws:s3:::{bucket}/"),
+        ("s3:DeleteObject", "arn:aws:s3:::{bucket}/*"),
     ],
 )
 def test_doctor_fails_and_names_the_missing_permission(

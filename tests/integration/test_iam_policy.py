@@ -155,8 +155,8 @@ def test_four_action_policy_reports_the_size_limit_not_the_refused_abort(
     ("action", "operation", "resource"),
     [
         ("s3:PutObject", lambda s: s.put("probe/x", b"x"), "arn:aws:s3:::{bucket}/*"),
-        ("s3:GetObject", lambda s: s.get_bytes("probe/existing"), "arn:aws:s3:::{bucket}/"),
-        ("s3:DeleteObject", lambda s: s.delete("probe/existing"), "arn:aws:s3:::{bucket}/"),
+        ("s3:GetObject", lambda s: s.get_bytes("probe/existing"), "arn:aws:s3:::{bucket}/*"),
+        ("s3:DeleteObject", lambda s: s.delete("probe/existing"), "arn:aws:s3:::{bucket}/*"),
         ("s3:ListBucket", lambda s: list(s.list("probe/")), "arn:aws:s3:::{bucket}"),
     ],
     ids=["PutObject", "GetObject", "DeleteObject", "ListBucket"],

@@ -123,6 +123,33 @@ def test_setup_bucket_refuses_an_existing_bucket_in_another_region(
     assert "S3_REGION=eu-west-1" in result.output
 
 
+def test_setup_bucket_without_admin_rights_names_the_permission_it_lacks(
+    moto_iam: MotoIam, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = moto_iam.new_bucket()
+    # s3:HeadBucket is how moto (not AWS) names HeadBucket; this user can only look.
+    look_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:HeadBucket", "s3:ListBucket"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+            }
+        ],
+    }
+    for name, value in moto_iam.environment(bucket, moto_iam.create_user(look_only)).items():
+        monkeypatch.setenv(name, value)
+
+    result = setup_bucket(bucket, "--region", "us-east-1")
+
+    assert result.exit_code == 3, result.output
+    # AWS refuses the Get first; moto checks that Get as s3:ListBucket and refuses the Put.
+    wanted = rf"allowed s3:(Get|Put)BucketPublicAccessBlock on arn:aws:s3:::{bucket} "
+    assert re.search(wanted, result.output), result.output
+    assert "Traceback" not in result.output
+
+
 def created_keys(output: str) -> tuple[str, str]:
     key_id = re.findall(r"^AWS_ACCESS_KEY_ID=(\S+)$", output, re.MULTILINE)
     secret = re.findall(r"^AWS_SECRET_ACCESS_KEY=(\S+)$", output, re.MULTILINE)
