@@ -87,7 +87,14 @@ def _from_error(
     name: str, error: IvrimeetError, status: CheckStatus = CheckStatus.FAIL
 ) -> CheckResult:
     # The first hint is the fix; the rest (run the doctor...) would be noise here.
-    return _result(name, status, error.summary, error.hints[0] if error.hints else None)
+    return _result(name, status, _said(error), error.hints[0] if error.hints else None)
+
+
+def _said(error: IvrimeetError) -> str:
+    """The error's summary plus S3's answer code, when there was one."""
+    code = getattr(error, "s3_code", None)  # set by s3_errors on translated errors
+    summary = error.summary.rstrip(".")
+    return f"{summary} (S3 answered {code})" if code and code not in summary else summary
 
 
 # --- local disk -------------------------------------------------------------------
@@ -297,7 +304,7 @@ def _probe(action: str, resource: str, attempt: Callable[[], str]) -> CheckResul
         fix = error.hints[0] if error.hints else None
         if isinstance(error, PermissionError) and not isinstance(error, CredentialsError):
             fix = f"allow {action} on {resource} for the IAM user or role behind that key"
-        return _result(action, CheckStatus.FAIL, error.summary, fix)
+        return _result(action, CheckStatus.FAIL, _said(error), fix)
     return _result(action, CheckStatus.OK, message)
 
 
