@@ -437,7 +437,7 @@ def test_rclone_answers_ranged_gets_with_200_and_content_range(rclone_s3: S3Serv
     S3SigV4Auth(
         Credentials(rclone_s3.access_key, rclone_s3.secret_key), "s3", rclone_s3.region
     ).add_auth(request)
-    conn = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=10)
+    conn = http.client.HTTPConnection(endpoint.hostname or "", endpoint.port, timeout=10)
     conn.request("GET", f"/{connection.bucket}/k", headers=dict(request.headers.items()))
     answer = conn.getresponse()
     body = answer.read()

@@ -17,7 +17,7 @@ Steps::
 
 Each request is signed with SigV4 (``botocore.auth.S3SigV4Auth``) using
 credentials frozen once per download. A part that fails (connection reset,
-timeout, 5xx, SlowDown) is retried with backoff a few times on a fresh
+timeout, 5xx, SlowDown) is retried with backoff (up to ``max_attempts`` tries) on a fresh
 connection; then the download fails with a translated error and the temp file
 is removed. ``206`` answers are expected, ``200`` with a ``Content-Range`` too
 (``rclone serve s3``); a ``200`` without one means the server ignored the
@@ -59,7 +59,6 @@ __all__ = ["RangedDownloader"]
 logger = logging.getLogger(__name__)
 
 _BUFFER = 1024 * 1024
-_ATTEMPTS = 4
 _BACKOFF_SECONDS = 0.2
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
@@ -283,12 +282,13 @@ class _Download:
     def _first_part(self, conn: http.client.HTTPConnection) -> int | None:
         """Fetch part 0 (with retries); learn the size. Returns the last byte fetched,
         or None if the server sent the whole object."""
-        for attempt in range(1, _ATTEMPTS + 1):
+        attempts = max(1, self.owner.connection.max_attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 return self._try_first_part(conn)
             except _Retry as retry:
                 conn.close()
-                if attempt == _ATTEMPTS:
+                if attempt == attempts:
                     raise retry.error from retry.__cause__
                 self._rewind_and_wait(attempt, 0)
         raise AssertionError("unreachable")
@@ -479,13 +479,14 @@ class _Download:
     def _fetch(
         self, conn: http.client.HTTPConnection, first: int, last: int
     ) -> http.client.HTTPConnection:
-        for attempt in range(1, _ATTEMPTS + 1):
+        attempts = max(1, self.owner.connection.max_attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 self._try_fetch(conn, first, last)
                 return conn
             except _Retry as retry:
                 conn.close()
-                if attempt == _ATTEMPTS:
+                if attempt == attempts:
                     raise retry.error from retry.__cause__
                 self._rewind_and_wait(attempt, first)
         raise AssertionError("unreachable")
