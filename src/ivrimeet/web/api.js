@@ -170,26 +170,37 @@ export async function rttmBlob(id) {
  * A URL an <audio> element can play without an Authorization header.
  *
  * `url` is either already signed (an S3 presigned URL, or the local store's signed
- * /files route: use it as it is) or an /api/ route that needs the token. For the
- * latter, ask the API for JSON ({url}) first; an API that redirects is followed,
- * and the final URL is used when it is not under /api/ any more; as a last resort
- * (small files only) the body is fetched and played from a blob: URL.
+ * /files route: used as it is) or an /api/ route that needs the token and answers
+ * with JSON `{url}` or a redirect to a signed URL. A redirect is followed with a
+ * one-byte range request and the final URL is used. As a last resort (`allowBlob`,
+ * small files only) the body itself is fetched and played from a blob: URL.
  */
 export async function playableUrl(url, { allowBlob = false, signal } = {}) {
   const target = new URL(url, window.location.href);
-  const sameOrigin = target.origin === window.location.origin;
-  if (!sameOrigin || !target.pathname.startsWith("/api/")) return target.href;
-  const response = await request(target.pathname + target.search, {
-    headers: { Accept: "application/json" },
-    signal,
-  });
+  const here = window.location.origin;
+  if (target.origin !== here || !target.pathname.startsWith("/api/")) return target.href;
+  let response;
+  try {
+    response = await request(target.pathname + target.search, {
+      headers: allowBlob
+        ? { Accept: "application/json, audio/*;q=0.9" }
+        : { Accept: "application/json, audio/*;q=0.9", Range: "bytes=0-0" },
+      signal,
+    });
+  } catch (err) {
+    // A redirect to another origin (S3) that does not allow this page to read it.
+    if (err.status === 0) {
+      throw new ApiError(0, "The audio is stored where this page cannot ask for it directly.");
+    }
+    throw err;
+  }
   const type = response.headers.get("Content-Type") || "";
   if (type.includes("application/json")) {
     const body = await response.json();
     if (body && typeof body.url === "string") return new URL(body.url, target).href;
   }
   const final = new URL(response.url, window.location.href);
-  if (final.origin !== window.location.origin || !final.pathname.startsWith("/api/")) {
+  if (final.origin !== here || !final.pathname.startsWith("/api/")) {
     response.body?.cancel();
     return final.href;
   }
@@ -201,7 +212,7 @@ export async function playableUrl(url, { allowBlob = false, signal } = {}) {
 }
 
 /**
- * Upload a recording with XMLHttpRequest (fetch has no upload progress).
+ * Upload a recording with XMLHttpRequest (fetch has no upload progress), as the raw body.
  *
  * `onProgress({loaded, total})` is called as bytes go out; returns
  * {promise, cancel}: the promise resolves to the new meeting or rejects with
@@ -211,13 +222,12 @@ export function uploadRecording(file, { title, onProgress, maxUploadBytes } = {}
   const xhr = new XMLHttpRequest();
   let cancelled = false;
   const promise = new Promise((resolve, reject) => {
-    const form = new FormData();
-    if (title) form.append("title", title);
-    form.append("file", file, file.name);
-    xhr.open("POST", "/api/meetings");
-    for (const [name, value] of Object.entries(authHeaders({ Accept: "application/json" }))) {
-      xhr.setRequestHeader(name, value);
-    }
+    // The raw file as the body (the server sniffs what it really is); the title in the query.
+    const query = title ? `?title=${encodeURIComponent(title)}` : "";
+    const type = /^(audio|video)\//.test(file.type) ? file.type : "application/octet-stream";
+    xhr.open("POST", `/api/meetings${query}`);
+    const headers = authHeaders({ Accept: "application/json", "Content-Type": type });
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.responseType = "text";
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress?.({ loaded: event.loaded, total: event.total });
@@ -248,7 +258,7 @@ export function uploadRecording(file, { title, onProgress, maxUploadBytes } = {}
       err.cancelled = cancelled;
       reject(err);
     });
-    xhr.send(form);
+    xhr.send(file);
   });
   return {
     promise,

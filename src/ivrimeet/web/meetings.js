@@ -24,6 +24,7 @@ class MeetingsList {
     this.items = [];
     this.total = 0;
     this.statuses = new Map();
+    this.speakerCounts = new Map();
     this.timer = null;
     this.stopped = false;
     this.onMore = () => {
@@ -108,9 +109,28 @@ class MeetingsList {
     }
   }
 
+  /** Speakers of a done meeting: from the list item if it says, else from the meeting, once. */
+  speakerCount(meeting) {
+    if (meeting.speaker_count != null) return meeting.speaker_count;
+    if (Array.isArray(meeting.speakers) && meeting.segments?.length) return meeting.speakers.length;
+    if (meeting.status !== "done") return null;
+    const key = `${meeting.id}:${meeting.duration_seconds}`;
+    if (!this.speakerCounts.has(key)) {
+      this.speakerCounts.set(key, null);
+      api
+        .getMeeting(meeting.id)
+        .then((full) => {
+          this.speakerCounts.set(key, full.speakers.length);
+          if (!this.stopped) this.render();
+        })
+        .catch(() => this.speakerCounts.delete(key));
+    }
+    return this.speakerCounts.get(key);
+  }
+
   row(meeting) {
     const title = meetingTitle(meeting);
-    const speakers = meeting.speaker_count ?? meeting.speakers?.length;
+    const speakers = this.speakerCount(meeting);
     const facts = [when(meeting.created_at)];
     if (meeting.duration_seconds != null) facts.push(duration(meeting.duration_seconds));
     if (meeting.status === "done" && speakers != null) facts.push(count(speakers, "speaker"));

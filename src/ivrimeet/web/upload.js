@@ -84,7 +84,7 @@ export function setUpUpload({ maxUploadBytes, onUploaded }) {
       input.value = "";
       return;
     }
-    const title = $("title-input").value.trim();
+    const title = $("title-input").value.trim() || file.name.replace(/\.[^.]+$/, "");
     const samples = [{ t: performance.now(), loaded: 0 }];
     showMessage(message, "");
     setBusy(true, file);
