@@ -6,7 +6,7 @@ import typer
 
 from ivrimeet.cli.state import load_settings
 from ivrimeet.errors import ConfigurationError
-from ivrimeet.objects.checks import (
+from ivrimeet.objects import (
     CheckResult,
     CheckStatus,
     data_dir_writable,

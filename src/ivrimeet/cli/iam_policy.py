@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ivrimeet.objects.iam_policy import policy_json
+from ivrimeet.objects import policy_json
 
 __all__ = ["register"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ivrimeet.cli.state import load_settings
-from ivrimeet.objects.bucket_setup import CreatedUser, StepStatus, setup_bucket
+from ivrimeet.objects import CreatedUser, StepStatus, setup_bucket
 from ivrimeet.runtime import s3_connection
 
 __all__ = ["register"]
