@@ -10,6 +10,8 @@ import pytest
 pytest_plugins = [
     "tests.servers.s3",
     "tests.servers.moto_iam",
+    "tests.servers.api",
+    "tests.servers.databases",
     "tests.servers.hub_fixtures",
 ]
 

@@ -2,18 +2,62 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from ivrimeet.api.routes import health, web
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from ivrimeet import db
+from ivrimeet.api.auth import require_token
+from ivrimeet.api.error_responses import install_error_handlers
+from ivrimeet.api.routes import files, health, meetings, ops, web
+from ivrimeet.api.state import ApiState, ModelReadiness
 from ivrimeet.settings import Settings
+from ivrimeet.worker import Services, build_services
 
 __all__ = ["create_app"]
 
+logger = logging.getLogger(__name__)
 
-def create_app(settings: Settings) -> FastAPI:
-    """A ready ASGI app for ``settings``; build one per process."""
-    app = FastAPI(title="ivrimeet", version="0.1.0")
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    models: ModelReadiness | None = None,
+) -> FastAPI:
+    """A ready ASGI app for ``settings``; build one per process.
+
+    ``services`` lets ``ivrimeet serve`` share its database, store and queue with
+    an in-process worker (whose model state ``models`` reports to ``/readyz``).
+    The database schema is migrated to head when the app starts.
+    """
+    services = services or build_services(settings)
+    token = settings.ivrimeet_api_token
+    state = ApiState(
+        services=services,
+        api_token=token.get_secret_value() if token is not None else None,
+        max_upload_bytes=settings.max_upload_bytes,
+        models=models,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(db.upgrade, services.database)
+        if state.api_token is None:
+            logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: the API is open")
+        yield
+        services.close()
+
+    app = FastAPI(title="ivrimeet", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.api = state
+    install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(ops.router)
+    app.include_router(files.router)
+    app.include_router(meetings.router, dependencies=[Depends(require_token)])
     app.include_router(web.router)
     return app

@@ -43,6 +43,7 @@ __all__ = [
     "claim_for_processing",
     "create_meeting",
     "delete_meeting",
+    "detach_runs",
     "embedding_from_bytes",
     "embedding_to_bytes",
     "get_meeting",
@@ -51,6 +52,7 @@ __all__ = [
     "list_runs",
     "mark_failed",
     "mark_retrying",
+    "meeting_exists",
     "record_results",
     "rename_speaker",
     "request_reprocess",
@@ -228,6 +230,23 @@ def rename_speaker(
             name is not None and speaker.embedding is not None,
         )
         return _speaker_record(speaker)
+
+
+def detach_runs(db: Database, meeting_id: str) -> None:
+    """Make any run in progress stale, so it cannot record results (before a delete)."""
+    with db.session() as session:
+        found = session.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting_id)
+            .values(current_run_id=None, updated_at=utc_now())
+        )
+        if found.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+            raise _not_found(meeting_id)
+
+
+def meeting_exists(db: Database, meeting_id: str) -> bool:
+    with db.session() as session:
+        return session.scalar(select(Meeting.id).where(Meeting.id == meeting_id)) is not None
 
 
 def delete_meeting(db: Database, meeting_id: str) -> None:

@@ -1,0 +1,62 @@
+"""The JSON the API reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "MeetingOut",
+    "MeetingPageOut",
+    "MeetingSummaryOut",
+    "RenameSpeakerIn",
+    "SegmentOut",
+    "SpeakerOut",
+]
+
+
+class SpeakerOut(BaseModel):
+    id: str
+    label: str
+    name: str | None
+    suggested_name: str | None
+    seconds: float
+    snippet_url: str | None = Field(
+        description="short-lived URL of the speaker's snippet, playable in a browser"
+    )
+
+
+class SegmentOut(BaseModel):
+    start: float
+    end: float
+    speaker_id: str
+
+
+class MeetingSummaryOut(BaseModel):
+    id: str
+    title: str | None
+    status: str = Field(description="queued | processing | done | failed")
+    error: str | None = Field(description="why it failed (or is being retried)")
+    duration_seconds: float | None
+    created_at: datetime
+
+
+class MeetingOut(MeetingSummaryOut):
+    speakers: list[SpeakerOut]
+    segments: list[SegmentOut]
+
+
+class MeetingPageOut(BaseModel):
+    items: list[MeetingSummaryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class RenameSpeakerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        max_length=200, description="the speaker's name; null removes it (and its voiceprint)"
+    )

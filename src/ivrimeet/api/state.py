@@ -1,0 +1,22 @@
+"""``ApiState``: what the app factory hands to routes (through ``deps.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ivrimeet.worker import Services
+
+__all__ = ["ApiState", "ModelReadiness"]
+
+ModelReadiness = Callable[[], tuple[bool, str]]
+"""``() -> (ready, state)``: models of this process's in-process worker."""
+
+
+@dataclass
+class ApiState:
+    services: Services
+    api_token: str | None
+    max_upload_bytes: int
+    url_expiry_seconds: int = 900
+    models: ModelReadiness | None = None

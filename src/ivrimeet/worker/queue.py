@@ -1,0 +1,117 @@
+"""``JobQueue``: the Huey queue that carries "process meeting <id>" from the API to workers.
+
+SQLite-backed (``queue.sqlite3`` in the data dir) by default; Redis when
+``REDIS_URL`` is set, which is what lets API replicas and workers on other
+machines share the work. Redis hands each message to exactly one consumer; a
+task that is delivered twice anyway (a retry, a reprocess) is harmless because
+the job claims the meeting in the database first (``db.claim_for_processing``).
+
+Both sides register the same task; only a worker process attaches the function
+that does the work (``attach``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.api import Task
+from redis.exceptions import RedisError
+
+from ivrimeet.errors import QueueUnavailableError
+
+__all__ = ["RETRIES", "RETRY_DELAY_SECONDS", "JobHandler", "JobQueue"]
+
+logger = logging.getLogger(__name__)
+
+RETRIES = 3
+"""Extra attempts for a job that failed on a transient error (storage, hub, database)."""
+RETRY_DELAY_SECONDS = 10
+
+JobHandler = Callable[[str, int], None]
+"""``handler(meeting_id, retries_left)``: does the work of one job."""
+
+
+def _redis_label(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class JobQueue:
+    """One Huey instance plus the ``process_meeting`` task registered on it."""
+
+    def __init__(self, *, name: str, redis_url: str | None, data_dir: Path) -> None:
+        self.huey: Huey
+        if redis_url:
+            self.huey = RedisHuey(name, url=redis_url, results=False, utc=True)
+            self.label = f"redis {_redis_label(redis_url)} queue {name}"
+            self.is_redis = True
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            path = (data_dir / "queue.sqlite3").resolve()
+            self.huey = SqliteHuey(name, filename=str(path), results=False, utc=True, timeout=30)
+            self.label = f"sqlite {path} queue {name}"
+            self.is_redis = False
+        self._handler: JobHandler | None = None
+        self._process = self.huey.task(
+            retries=RETRIES, retry_delay=RETRY_DELAY_SECONDS, context=True, name="process_meeting"
+        )(self._run_process_meeting)
+
+    def _run_process_meeting(self, meeting_id: str, task: Task) -> None:
+        if self._handler is None:
+            raise RuntimeError("process_meeting ran in a process without a worker attached")
+        self._handler(meeting_id, task.retries)
+
+    def attach(self, handler: JobHandler) -> None:
+        """Make this process able to run jobs (called by worker start-up only)."""
+        self._handler = handler
+
+    def enqueue_processing(self, meeting_id: str) -> None:
+        """Ask a worker to process ``meeting_id``."""
+        with self._translated("enqueue a job"):
+            self._process(meeting_id)
+        logger.info("job.enqueued meeting=%s queue=%s", meeting_id, self.huey.name)
+
+    def pending(self) -> int:
+        """Jobs waiting in the queue; raises ``QueueUnavailableError`` when unreachable."""
+        with self._translated("read the queue length"):
+            return int(self.huey.pending_count())
+
+    def flush(self) -> None:
+        """Remove every message of this queue (tests, and clean-up of a private queue)."""
+        with self._translated("flush the queue"):
+            self.huey.flush()
+
+    def close(self) -> None:
+        storage: Any = self.huey.storage
+        if self.is_redis:
+            storage.pool.disconnect()
+        else:
+            storage.close()
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (RedisError, sqlite3.Error) as exc:
+            raise QueueUnavailableError(
+                f"Cannot {action} on the job queue ({self.label}).",
+                details=[f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"],
+                hints=(
+                    [
+                        "check that Redis is running and REDIS_URL points at it",
+                        "every API and worker process must use the same REDIS_URL and "
+                        "IVRIMEET_QUEUE_NAME",
+                    ]
+                    if self.is_redis
+                    else ["check that the data dir is writable and not on a network share"]
+                ),
+            ) from exc
