@@ -50,6 +50,7 @@ def run_server(
     ready: Callable[[], bool] | None = None,
     timeout: float = 30.0,
     name: str = "server",
+    cwd: Path | None = None,
 ) -> Iterator[RunningProcess]:
     """Start ``argv``, wait until ``ready()`` (default: the port accepts), yield, stop.
 
@@ -63,6 +64,7 @@ def run_server(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=child_env,
+            cwd=cwd,
             start_new_session=True,
         )
     running = RunningProcess(proc, port, log)
