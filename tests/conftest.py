@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.servers.api",
     "tests.servers.databases",
     "tests.servers.hub_fixtures",
+    "tests.audio",
 ]
 
 # Variables that would leak the developer's real configuration into tests.
