@@ -1,0 +1,104 @@
+"""Benchmark ivrimeet against reference tools on one private ``rclone serve s3``.
+
+    python bench/run.py [--quick] [--only PATTERN] [--json FILE] [--runs N]
+
+Starts ``rclone serve s3`` on a free port over a temp dir, makes the data,
+runs every case's tools in their own processes (interleaved, median of
+``--runs``, default 3), prints a table and checks each case's target. The
+``ratio`` column is MiB/s ÷ the best reference tool's MiB/s: higher is better,
+and ivrimeet's rows (marked ``*``) are the ones that count. ``--json`` writes
+one JSON object per (case, tool) line. ``--quick`` uses 64 MiB instead of
+1 GiB and finishes in under a minute. Everything is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cases import discover  # needs the repo root on sys.path
+from bench.harness import Case, Context, Result, rclone_server, run_case, table
+
+
+def _selected(cases: dict[str, Case], pattern: str | None) -> list[Case]:
+    if not pattern:
+        return list(cases.values())
+    if not any(ch in pattern for ch in "*?["):
+        pattern = f"*{pattern}*"
+    chosen = [case for name, case in cases.items() if fnmatch.fnmatch(name, pattern)]
+    if not chosen:
+        raise SystemExit(f"no case matches {pattern!r}; cases: {', '.join(cases)}")
+    return chosen
+
+
+def _verdicts(cases: list[Case], results: list[Result]) -> list[str]:
+    lines = []
+    for case in cases:
+        ours = [r for r in results if r.case == case.name and not r.reference]
+        for result in ours:
+            target = case.target
+            ok = result.ratio is not None and result.ratio >= target.min_ratio
+            text = f"{case.name}: ratio {result.ratio} (target >= {target.min_ratio}"
+            if target.aim_ratio:
+                text += f", aim {target.aim_ratio}"
+            text += ")"
+            if target.max_rss_mib is not None:
+                rss_ok = result.peak_rss_mib <= target.max_rss_mib
+                ok = ok and rss_ok
+                text += (
+                    f", peak RSS {result.peak_rss_mib:.0f} MiB (target <= {target.max_rss_mib:.0f})"
+                )
+            lines.append(f"{'OK  ' if ok else 'MISS'} {text}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes (64 MiB): under a minute")
+    parser.add_argument(
+        "--only", metavar="PATTERN", help="cases whose name matches (glob or substring)"
+    )
+    parser.add_argument("--json", metavar="FILE", type=Path, help="write one JSON object per line")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool; the median is reported")
+    args = parser.parse_args()
+
+    cases = _selected(discover(), args.only)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="ivrimeet-bench-"))
+    results: list[Result] = []
+    try:
+        with rclone_server(workdir) as server:
+            ctx = Context(server=server, workdir=workdir)
+            for case in cases:
+                size = case.quick_bytes if args.quick else case.full_bytes
+                print(f"{case.name}: {case.description} ({size // (1024 * 1024)} MiB)", flush=True)
+                results += run_case(
+                    case, ctx, size, args.runs, lambda line: print(line, flush=True)
+                )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print(table(results))
+    print()
+    for line in _verdicts(cases, results):
+        print(line)
+    print(
+        f"\n{len(results)} results in {time.monotonic() - started:.0f} s (median of {args.runs} runs; * = ivrimeet)"
+    )
+    if args.json:
+        args.json.write_text("".join(r.json_line() + "\n" for r in results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
