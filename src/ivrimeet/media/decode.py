@@ -50,6 +50,7 @@ __all__ = [
     "DecodedAudio",
     "InputKind",
     "decode_recording",
+    "find_tool",
     "probe_duration",
 ]
 
@@ -163,7 +164,7 @@ def decode_recording(
     ``max_seconds``), storage errors from the store, ``ConfigurationError``
     (ffmpeg missing).
     """
-    executable = _find(ffmpeg)
+    executable = find_tool(ffmpeg)
     info = store.head(key)
     source = _input_for(store, key)
     max_bytes = None if max_seconds is None else int(max_seconds * sample_rate) * _BYTES_PER_SAMPLE
@@ -214,7 +215,7 @@ def probe_duration(store: ObjectStore, key: str, *, ffprobe: str = "ffprobe") ->
     Containers written by a live recorder (a browser's WebM) often carry no
     duration; decode to learn it then. Raises as ``decode_recording`` does.
     """
-    executable = _find(ffprobe)
+    executable = find_tool(ffprobe)
     store.head(key)
     source = _input_for(store, key)
     entries = ["-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1"]
@@ -236,7 +237,7 @@ def probe_duration(store: ObjectStore, key: str, *, ffprobe: str = "ffprobe") ->
 # --- choosing the input ---------------------------------------------------------------
 
 
-def _find(tool: str) -> str:
+def find_tool(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
         raise ConfigurationError(
