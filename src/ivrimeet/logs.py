@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 __all__ = ["RedactSecrets", "configure_logging"]
 
-_NOISY = ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "filelock")
+_NOISY = ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "filelock", "alembic")
 
 
 class RedactSecrets(logging.Filter):

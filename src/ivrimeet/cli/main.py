@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ivrimeet.cli import config_cmd, doctor, iam_policy, serve, setup_bucket
+from ivrimeet.cli import config_cmd, db, doctor, iam_policy, serve, setup_bucket
 from ivrimeet.cli.errors import IvrimeetGroup
 from ivrimeet.cli.state import CliState
 
@@ -33,6 +33,7 @@ config_cmd.register(app)
 setup_bucket.register(app)
 doctor.register(app)
 iam_policy.register(app)
+db.register(app)
 
 
 def main() -> None:
