@@ -6,6 +6,7 @@
 * ``chromium`` (session): the browser (``/usr/bin/chromium``, headless).
 * ``page`` (function): a fresh context and page at desktop size; fails the test
   if the page throws a JavaScript error or asks any other origin for anything.
+* ``assert_accessible(page, where)``: axe-core finds no WCAG violation on the page.
 
 ``playwright install`` cannot download browsers here: apt's ``chromium`` is used
 (``.ci/run`` installs it).
@@ -98,6 +99,18 @@ def served_ivrimeet(
         served = ServedIvrimeet(f"http://127.0.0.1:{port}", API_TOKEN, root / "data")
         yield served
         print(running.log_tail(60))
+
+
+def assert_accessible(page: object, where: str) -> None:
+    """axe-core (WCAG 2 A/AA rules, colour contrast included) finds nothing on ``page``."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+    ]
+    assert not found, f"accessibility problems on {where}: {found}"
 
 
 @pytest.fixture(scope="session")

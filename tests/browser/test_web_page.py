@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.audio import TwoVoiceRecording
-from tests.browser.conftest import MAX_UPLOAD_BYTES, ServedIvrimeet
+from tests.browser.conftest import MAX_UPLOAD_BYTES, ServedIvrimeet, assert_accessible
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -102,6 +102,8 @@ def test_a_recording_uploaded_through_the_page_can_be_followed_heard_named_and_d
     wait_for_processing(page, title)
     expect(row.locator(".meeting-facts")).to_contain_text(re.compile(r"\d+ speakers?"))
 
+    assert_accessible(page, "the meetings list")
+
     row.get_by_role("link", name=title).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
     meeting_id = page.url.rsplit("/", 1)[-1]
@@ -116,6 +118,10 @@ def test_a_recording_uploaded_through_the_page_can_be_followed_heard_named_and_d
     expect(lanes).to_have_count(len(speakers))
     expect(page.locator("#timeline .turn")).to_have_count(len(segments))
     assert page.locator("#timeline .tick").count() >= 2
+    assert_accessible(page, "the meeting page")
+    page.emulate_media(color_scheme="dark")
+    assert_accessible(page, "the meeting page in dark mode")
+    page.emulate_media(color_scheme="light")
 
     # Choosing a turn plays the recording from there, and the playhead follows.
     recording = page.locator("#recording")
@@ -165,6 +171,7 @@ def test_a_recording_uploaded_through_the_page_can_be_followed_heard_named_and_d
 
     # Rename inline; the name is the server's, so it is still there after a reload.
     card.get_by_role("button", name=re.compile("^Rename")).click()
+    assert_accessible(page, "the rename form")
     card.get_by_label(re.compile("^Name for")).fill("Dana Scully")
     card.get_by_label(re.compile("^Name for")).press("Enter")
     expect(card.get_by_role("heading", level=3)).to_have_text("Dana Scully")
@@ -210,6 +217,8 @@ def test_a_wrong_token_is_refused_in_plain_words_and_the_right_one_lasts_the_tab
     page: Page, served_ivrimeet: ServedIvrimeet
 ) -> None:
     page.goto(served_ivrimeet.url + "/")
+    expect(page.get_by_label("API token")).to_be_focused()
+    assert_accessible(page, "the sign-in form")
     page.get_by_label("API token").fill("not-the-token")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("alert")).to_have_text(
