@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
+from typer._click.core import Context  # typer vendors click; invoke() takes its Context
 from typer.core import TyperGroup
 
 from ivrimeet.errors import IvrimeetError
@@ -22,7 +22,7 @@ class IvrimeetGroup(TyperGroup):
     With ``--debug`` on the root command the traceback is shown instead.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except IvrimeetError as exc:
