@@ -216,16 +216,29 @@ def get_meeting(meeting_id: MeetingId, state: StateDep) -> MeetingOut:
     return _meeting(record, state.services.store, state.url_expiry_seconds)
 
 
+def _signed_url_response(request: Request, url: str, expires_in: int) -> Response:
+    """Redirect to ``url``, or answer ``{"url", "expires_in"}`` to a client that asks for JSON.
+
+    An ``<audio>`` element cannot send the bearer token and a page cannot read a
+    redirect's ``Location`` (nor follow it to S3 without CORS), so the web page
+    asks with ``Accept: application/json`` and plays the URL it gets.
+    """
+    headers = {"Cache-Control": "no-store"}
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"url": url, "expires_in": expires_in}, headers=headers)
+    return RedirectResponse(url, status_code=302, headers=headers)
+
+
 @router.get(
     "/{meeting_id}/audio",
     status_code=302,
     response_class=RedirectResponse,
-    summary="Redirect to a short-lived URL of the original recording",
+    summary="Redirect to a short-lived URL of the original recording ({url} JSON on request)",
 )
-def get_audio(meeting_id: MeetingId, state: StateDep) -> RedirectResponse:
+def get_audio(meeting_id: MeetingId, request: Request, state: StateDep) -> Response:
     record = db.get_meeting(state.services.database, meeting_id)
     url = state.services.store.presign_get(record.audio_key, state.url_expiry_seconds)
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    return _signed_url_response(request, url, state.url_expiry_seconds)
 
 
 @router.get(
