@@ -381,6 +381,8 @@ class ModelStore:
             )
             try:
                 with temp_cache(self.tmp_dir) as heal_dir:
+                    # One fast request first: hf_hub_download retries an outage for ~20 s.
+                    resolve_commit(self.hub, source.repo, source.commit)
                     fetched = download_file(
                         self.hub, source.repo, source.path, source.commit, heal_dir
                     ).resolve()
@@ -441,8 +443,13 @@ class ModelStore:
         strict: bool,
         bucket_problem: IvrimeetError | None = None,
     ) -> Loaded[T]:
-        fill_revision = target or revision
         try:
+            # Pin the commit first: every file then comes from one commit even if the
+            # branch moves meanwhile, and an unreachable Hub fails in one fast request
+            # (hf_hub_download retries 503s for ~20 s before giving up).
+            fill_revision = target or (
+                revision if is_commit(revision) else resolve_commit(self.hub, repo, revision)
+            )
             value = loader.fill(cache, repo, fill_revision, self.hub)
         except (UnavailableError, AccessError, ModelNotFoundError) as exc:
             raise self._both_failed(repo, revision, exc, bucket_problem) from exc

@@ -1,0 +1,91 @@
+"""Helpers for the model store tests: building stores, counting Hub downloads, child processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from ivrimeet.models import HubAccess, ModelStore
+from ivrimeet.models.clock import Clock
+from ivrimeet.objects.store import ObjectStore
+from tests.servers.hub import TEST_TOKEN, StandInHub
+
+__all__ = ["FakeClock", "downloads", "make_store", "run_child"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeClock:
+    """A clock that only moves when told to (or when someone sleeps on it)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.wall = start
+        self.mono = 0.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+def make_store(
+    objects: ObjectStore,
+    hub: StandInHub,
+    tmp_dir: Path,
+    *,
+    token: str | None = TEST_TOKEN,
+    clock: Clock | None = None,
+    **options: object,
+) -> ModelStore:
+    """A model store over ``objects`` using the stand-in Hub, temp caches under ``tmp_dir``."""
+    return ModelStore(
+        objects,
+        hub=HubAccess(endpoint=hub.endpoint, token=token),
+        tmp_dir=tmp_dir,
+        clock=clock,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def downloads(hub: StandInHub) -> dict[str, int]:
+    """File bodies fetched from the stand-in: ``GET`` path -> count (resolve and blob origin)."""
+    counts: dict[str, int] = {}
+    for request in hub.requests:
+        if request.method == "GET" and (
+            "/resolve/" in request.path or request.path.startswith("/blobs/")
+        ):
+            counts[request.path] = counts.get(request.path, 0) + 1
+    return counts
+
+
+def run_child(
+    script: str,
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float = 300.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh Python process with ``env`` added to the environment."""
+    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
