@@ -5,7 +5,8 @@
   from the Hub stand-in; ``ServedIvrimeet.api()`` is an httpx client with the token.
 * ``chromium`` (session): the browser (``/usr/bin/chromium``, headless).
 * ``page`` (function): a fresh context and page at desktop size; fails the test
-  if the page throws a JavaScript error or asks any other origin for anything.
+  if the page throws a JavaScript error or asks any other origin for anything
+  (``watched_page(chromium, *origins)`` is the same for any server).
 * ``assert_accessible(page, where)``: axe-core finds no WCAG violation on the page.
 
 ``playwright install`` cannot download browsers here: apt's ``chromium`` is used
@@ -17,8 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -101,7 +104,7 @@ def served_ivrimeet(
         print(running.log_tail(60))
 
 
-def assert_accessible(page: object, where: str) -> None:
+def assert_accessible(page: Any, where: str) -> None:
     """axe-core (WCAG 2 A/AA rules, colour contrast included) finds nothing on ``page``."""
     from axe_playwright_python.sync_playwright import Axe
 
@@ -114,7 +117,7 @@ def assert_accessible(page: object, where: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
+def chromium() -> Iterator[Any]:
     """Headless chromium from apt, one per session."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
@@ -128,9 +131,9 @@ def chromium() -> Iterator[object]:
 
 @dataclass
 class PageWatch:
-    """What a page did that it must not: JavaScript errors, requests to other origins."""
+    """What a page did that it must not: JavaScript errors, requests to unexpected origins."""
 
-    origin: str
+    origins: tuple[str, ...]
     errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
 
@@ -138,17 +141,17 @@ class PageWatch:
         parts = urlsplit(url)
         if parts.scheme in ("data", "blob"):
             return
-        if f"{parts.scheme}://{parts.netloc}" != self.origin:
+        if f"{parts.scheme}://{parts.netloc}" not in self.origins:
             self.foreign_requests.append(url)
 
 
-@pytest.fixture
-def page(chromium, served_ivrimeet: ServedIvrimeet) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """A fresh desktop-size page; the test fails on a JS error or a request to another origin."""
+@contextmanager
+def watched_page(chromium: Any, *origins: str) -> Iterator[Any]:
+    """A fresh desktop-size page that may talk to ``origins`` only and must not throw."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
-    watch = PageWatch(served_ivrimeet.url)
+    watch = PageWatch(origins)
     page.on("pageerror", lambda error: watch.errors.append(str(error)))
     page.on("request", lambda request: watch.request(request.url))
     try:
@@ -157,3 +160,10 @@ def page(chromium, served_ivrimeet: ServedIvrimeet) -> Iterator[object]:  # type
         context.close()
     assert not watch.errors, f"the page threw: {watch.errors}"
     assert not watch.foreign_requests, f"the page asked other origins: {watch.foreign_requests}"
+
+
+@pytest.fixture
+def page(chromium: Any, served_ivrimeet: ServedIvrimeet) -> Iterator[Any]:
+    """A page of ``served_ivrimeet``; the test fails on a JS error or a request elsewhere."""
+    with watched_page(chromium, served_ivrimeet.url) as page:
+        yield page
