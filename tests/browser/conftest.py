@@ -3,7 +3,7 @@
 * ``served_ivrimeet`` (module): ``ivrimeet serve`` as a child process on a free
   port, local store in a temporary data dir, an API token, and the tiny models
   from the Hub stand-in; ``ServedIvrimeet.api()`` is an httpx client with the token.
-* ``chromium`` (session): the browser (``/usr/bin/chromium``, headless).
+* ``chromium`` (package): the browser (``/usr/bin/chromium``, headless).
 * ``page`` (function): a fresh context and page at desktop size; fails the test
   if the page throws a JavaScript error or asks any other origin for anything
   (``watched_page(chromium, *origins)`` is the same for any server).
@@ -116,9 +116,13 @@ def assert_accessible(page: Any, where: str) -> None:
     assert not found, f"accessibility problems on {where}: {found}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """Headless chromium from apt, one per session."""
+    """Headless chromium from apt, closed after the browser tests.
+
+    Not session-wide: Playwright's sync API keeps an asyncio loop marked running
+    in this thread while it is open, which would upset later asyncio tests.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
     from playwright.sync_api import sync_playwright

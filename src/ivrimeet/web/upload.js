@@ -108,12 +108,10 @@ export function setUpUpload({ maxUploadBytes, onUploaded }) {
           `Uploaded “${meetingTitle(meeting)}”. Processing has started; its status below updates by itself.`,
           "ok",
         );
-        announce("Upload complete. Processing has started.");
         onUploaded(meeting);
       })
       .catch((err) => {
         showMessage(message, err.message, err.cancelled ? "info" : "error");
-        if (err.cancelled) announce("Upload cancelled.");
       })
       .finally(() => {
         current = null;
