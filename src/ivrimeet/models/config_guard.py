@@ -66,6 +66,10 @@ runs shell commands and ``speechbrain.utils.fetching`` downloads from any URL.
 
 _CODE_TAGS = ("!new:", "!name:", "!apply:", "!module:")
 _SAFE_TAGS = frozenset({"!ref", "!copy", "!tuple", "!applyref"})
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge")
+)
 _PIPELINE_MODEL_KEYS = ("segmentation", "embedding", "plda")
 
 
@@ -96,7 +100,10 @@ def check_pipeline_config(text: str, *, source: str = "config.yaml") -> dict[str
     """Parse a pyannote pipeline config; raise unless it only names allowed classes and repos."""
     if _compose(text, source) is None:
         raise _refuse(source, "it is empty")
-    config = yaml.safe_load(text)
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # e.g. a !!python/… tag, which safe_load will not build
+        raise _refuse(source, f"it uses YAML a plain config does not need ({exc})") from exc
     if not isinstance(config, dict) or not isinstance(config.get("pipeline"), dict):
         raise _refuse(source, "it has no 'pipeline' section")
     name = config["pipeline"].get("name")
@@ -176,6 +183,9 @@ def _check_node(node: yaml.Node, source: str) -> None:
                 )
         elif tag not in _SAFE_TAGS:
             raise _refuse(source, f"tag {tag[:200]} is not allowed")
+    elif tag not in _PLAIN_TAGS:
+        # "!!python/object/apply:os.system" and friends arrive as tag:yaml.org,2002:python/…
+        raise _refuse(source, f"tag {tag[:200]} is not allowed")
     if (
         isinstance(node, yaml.ScalarNode)
         and isinstance(node.value, str)
