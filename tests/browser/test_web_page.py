@@ -14,12 +14,19 @@ import os
 import re
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.audio import TwoVoiceRecording
-from tests.browser.conftest import MAX_UPLOAD_BYTES, ServedIvrimeet, assert_accessible
+from tests.browser.conftest import (
+    MAX_UPLOAD_BYTES,
+    ServedIvrimeet,
+    assert_accessible,
+    watched_page,
+)
+from tests.servers.api import SettingsFactory, run_api
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -290,3 +297,16 @@ def test_upload_progress_shows_bytes_and_speed_and_cancel_leaves_nothing_behind(
     expect(page.locator("#upload-progress")).to_be_hidden()
     wait_until(lambda: not recording_objects(served_ivrimeet), timeout=20, message="no object left")
     assert meeting_count(served_ivrimeet) == before
+
+
+def test_a_server_without_a_token_opens_straight_to_the_meetings(
+    chromium: Any, api_settings: SettingsFactory
+) -> None:
+    with (
+        run_api(api_settings(ivrimeet_api_token=None)) as api,
+        watched_page(chromium, api.url) as page,
+    ):
+        page.goto(api.url + "/")
+        expect(page.get_by_role("heading", name="Meetings", exact=True)).to_be_visible()
+        expect(page.get_by_label("API token")).to_be_hidden()
+        expect(page.get_by_role("button", name="Forget token")).to_be_hidden()
