@@ -188,7 +188,7 @@ def _feed(source: Path, fd: int) -> None:
 
 def measure(argv: Sequence[str], env: dict[str, str], stdin_from: Path | None = None) -> Sample:
     """Run ``argv`` once through ``launch.py``; wall time, CPU and peak RSS. Fails loudly."""
-    errors = tempfile.TemporaryFile()
+    errors = tempfile.TemporaryFile()  # noqa: SIM115  # closed below or kept for the message
     with tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
         launcher = [sys.executable, "-I", "-S", str(BENCH_DIR / "launch.py"), report.name, *argv]
         feeder: threading.Thread | None = None
@@ -299,18 +299,33 @@ class Result:
 def run_case(
     case: Case, ctx: Context, size: int, runs: int, log: Callable[[str], None]
 ) -> list[Result]:
-    """Run every tool ``runs`` times, interleaved (drift hits all tools alike); medians."""
+    """Run every tool ``runs`` times after one untimed warm-up each; medians.
+
+    Runs are interleaved and the order rotates, so drift hits every tool alike.
+    The warm-up matters: rclone computes an object's MD5 (its ETag) on the first
+    GET, 1-2 s for 1 GiB, which would otherwise land on whichever tool goes first.
+    Dirty pages are flushed (``sync``) before every run so no run pays for the
+    previous one's writeback.
+    """
     tools = case.prepare(ctx, size)
     samples: dict[str, list[Sample]] = {tool.name: [] for tool in tools}
+
+    def once(tool: Tool) -> Sample:
+        os.sync()
+        sample = measure(tool.argv, ctx.server.env(**tool.env), tool.stdin_from)
+        if tool.after:
+            tool.after()
+        return sample
+
+    for tool in tools:
+        once(tool)
     for run in range(runs):
-        for tool in tools:
-            sample = measure(tool.argv, ctx.server.env(**tool.env), tool.stdin_from)
+        for tool in tools[run % len(tools) :] + tools[: run % len(tools)]:
+            sample = once(tool)
             samples[tool.name].append(sample)
-            if tool.after:
-                tool.after()
             log(
                 f"  {case.name} run {run + 1}/{runs} {tool.name}: {sample.seconds:.2f} s, "
-                f"{sample.peak_rss_mib:.0f} MiB RSS"
+                f"{sample.cpu_seconds:.2f} CPU s, {sample.peak_rss_mib:.0f} MiB RSS"
             )
     results = []
     for tool in tools:

@@ -59,6 +59,10 @@ def _verdicts(cases: list[Case], results: list[Result]) -> list[str]:
     return lines
 
 
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,9 +96,8 @@ def main() -> int:
     print()
     for line in _verdicts(cases, results):
         print(line)
-    print(
-        f"\n{len(results)} results in {time.monotonic() - started:.0f} s (median of {args.runs} runs; * = ivrimeet)"
-    )
+    elapsed = time.monotonic() - started
+    print(f"\n{len(results)} results in {elapsed:.0f} s (median of {args.runs} runs; * = ivrimeet)")
     if args.json:
         args.json.write_text("".join(r.json_line() + "\n" for r in results))
     return 0

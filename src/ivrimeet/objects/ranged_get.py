@@ -51,7 +51,6 @@ from ivrimeet.objects import s3_errors
 from ivrimeet.objects.s3_client import S3Connection
 
 if TYPE_CHECKING:
-    import boto3
     from botocore.credentials import ReadOnlyCredentials
 
 __all__ = ["RangedDownloader"]
@@ -102,7 +101,6 @@ class RangedDownloader:
     def __init__(
         self,
         connection: S3Connection,
-        session: boto3.Session,
         *,
         part_size: int,
         concurrency: int,
@@ -110,7 +108,6 @@ class RangedDownloader:
         self.connection = connection
         self.part_size = part_size
         self.concurrency = concurrency
-        self._session = session
         self._ssl: ssl.SSLContext | None = None
 
     # --- addressing and signing -------------------------------------------------
@@ -136,7 +133,7 @@ class RangedDownloader:
 
     def _credentials(self, key: str) -> ReadOnlyCredentials:
         try:
-            found = self._session.get_credentials()
+            found = self.connection.credentials()
             if found is None:
                 raise NoCredentialsError()
             return found.get_frozen_credentials()

@@ -84,13 +84,21 @@ class S3Store:
         self.part_size = part_size
         self.concurrency = concurrency
         self.list_page_size = list_page_size
-        self._session = connection.session()
-        self._client: S3Client = connection.client(self._session)
+        self._boto3_client: S3Client | None = None
         self._downloader = RangedDownloader(
-            connection, self._session, part_size=part_size, concurrency=concurrency
+            connection, part_size=part_size, concurrency=concurrency
         )
         self._create_only: bool | None = None
-        self._create_only_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+
+    @property
+    def _client(self) -> S3Client:
+        """The boto3 client, made on first use: a download alone never pays its ~0.3 s."""
+        with self._lock:
+            if self._boto3_client is None:
+                self._boto3_client = self.connection.client()
+            return self._boto3_client
 
     # --- naming ---------------------------------------------------------------
 
@@ -315,7 +323,7 @@ class S3Store:
         The probe writes ``_ivrimeet/probe/<uuid>`` create-only twice: a server that
         lets the second write through ignores the header (``rclone serve s3``).
         """
-        with self._create_only_lock:
+        with self._probe_lock:
             if self._create_only is None:
                 self._create_only = self._probe_create_only()
             return self._create_only

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    import boto3
     from botocore.credentials import Credentials
     from mypy_boto3_s3 import S3Client
 
@@ -43,6 +43,10 @@ class S3Connection:
 
     def session(self) -> boto3.Session:
         """A boto3 session with explicit keys when given, else the default chain."""
+        # Imported here: the fast download path needs only botocore, and importing
+        # boto3 (s3transfer...) costs start-up time that small models feel.
+        import boto3
+
         return boto3.Session(
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
@@ -50,6 +54,16 @@ class S3Connection:
             region_name=self.region,
             profile_name=self.profile,
         )
+
+    def credentials(self) -> Credentials | None:
+        """The credentials requests are signed with (explicit keys, else the AWS chain)."""
+        if self.access_key_id and self.secret_access_key:
+            from botocore.credentials import Credentials
+
+            return Credentials(
+                self.access_key_id, self.secret_access_key, self.session_token, method="explicit"
+            )
+        return self.session().get_credentials()
 
     def botocore_config(self) -> Config:
         addressing: Literal["path", "auto"] = "path" if self.endpoint_url else "auto"

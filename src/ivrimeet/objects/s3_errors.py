@@ -218,7 +218,7 @@ def _credentials_line(connection: S3Connection | None) -> str | None:
     if connection is None:
         return None
     try:
-        found = connection.session().get_credentials()
+        found = connection.credentials()
     except BotoCoreError:
         return None
     return describe_credentials(found)
