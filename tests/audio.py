@@ -2,8 +2,9 @@
 
 Register with ``pytest_plugins`` for the session fixtures:
 
-* ``two_voice_recordings`` (session): ``TwoVoiceRecording`` with the WAV and its
-  MP3, Ogg/Vorbis and M4A (moov atom at the end) variants, built once per session;
+* ``two_voice_recordings`` (session): ``TwoVoiceRecording`` with the WAV, its
+  MP3, Ogg/Vorbis and M4A (moov atom at the end) variants and its first 12 s,
+  built once per session;
 * ``two_voice_wav``: just the WAV path.
 
 Plain functions for one-off files: ``write_two_voice_wav``, ``convert``,
@@ -21,6 +22,7 @@ import json
 import shutil
 import struct
 import subprocess
+import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,9 +206,11 @@ def ffprobe_audio(path_or_bytes: Path | bytes) -> ProbedAudio:
     if isinstance(path_or_bytes, Path):
         result = subprocess.run([*args, str(path_or_bytes)], capture_output=True, check=False)
     else:
-        result = subprocess.run(
-            [*args, "pipe:0"], input=path_or_bytes, capture_output=True, check=False
-        )
+        # From a file, not stdin: Ogg and MP4 durations need seeking to the end.
+        with tempfile.NamedTemporaryFile(suffix=".probe") as handle:
+            handle.write(path_or_bytes)
+            handle.flush()
+            result = subprocess.run([*args, handle.name], capture_output=True, check=False)
     if result.returncode != 0:
         pytest.fail(f"ffprobe refused the audio: {result.stderr.decode()[-300:]}")
     data = json.loads(result.stdout)
@@ -228,6 +232,8 @@ class TwoVoiceRecording:
     mp3: Path
     ogg: Path
     m4a: Path
+    short_wav: Path
+    """The first 12 s (both voices, one turn each): for tests that run the models often."""
 
 
 @pytest.fixture(scope="session")
@@ -240,6 +246,7 @@ def two_voice_recordings(tmp_path_factory: pytest.TempPathFactory) -> TwoVoiceRe
         mp3=convert(wav, folder / "two-voices.mp3", "-c:a", "libmp3lame", "-b:a", "64k"),
         ogg=convert(wav, folder / "two-voices.ogg", "-c:a", "libvorbis"),
         m4a=convert(wav, folder / "two-voices.m4a", "-c:a", "aac", "-b:a", "64k"),
+        short_wav=convert(wav, folder / "two-voices-short.wav", "-t", "12"),
     )
 
 

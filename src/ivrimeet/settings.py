@@ -112,6 +112,17 @@ class Settings(BaseSettings):
     snippet_seconds: float = Field(
         default=15.0, gt=0, le=120, description="seconds of audio per speaker snippet"
     )
+    max_recording_seconds: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        description="longest recording processed (decoded audio takes 230 MB per hour)",
+    )
+    voiceprint_match_threshold: float = Field(
+        default=0.5,
+        ge=-1,
+        le=1,
+        description="cosine similarity from which a known speaker's name is suggested",
+    )
     port: int = Field(default=8000, ge=1, le=65535, description="HTTP port (Koyeb sets PORT)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log level"

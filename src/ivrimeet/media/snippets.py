@@ -205,12 +205,22 @@ class SnippetFormat:
     extension: str
     content_type: str
     codec_args: tuple[str, ...]
+    padding_seconds: float
+    """What the encoder adds to the audio's length as players report it (pre-skip,
+    encoder delay, last-frame padding): plan snippets this much shorter."""
 
 
+# Measured with ffmpeg 5.1 at 16 kHz, ffprobe's duration minus the input's:
+# Opus +6.5 ms (pre-skip), MP3 +84..96 ms (encoder delay and frame padding).
 OPUS = SnippetFormat(
-    "ogg", "audio/ogg", ("-c:a", "libopus", "-b:a", "32k", "-application", "voip", "-f", "ogg")
+    "ogg",
+    "audio/ogg",
+    ("-c:a", "libopus", "-b:a", "32k", "-application", "voip", "-f", "ogg"),
+    padding_seconds=0.01,
 )
-MP3 = SnippetFormat("mp3", "audio/mpeg", ("-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3"))
+MP3 = SnippetFormat(
+    "mp3", "audio/mpeg", ("-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3"), padding_seconds=0.12
+)
 
 
 @cache
