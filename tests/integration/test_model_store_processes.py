@@ -230,3 +230,39 @@ def test_fill_killed_midway_leaves_no_manifest_and_next_start_fills(
     assert objects.exists(LAYOUT.manifest(PIPELINE, commit))
     assert downloads(hub), "the next start fills from the Hub"
     assert list(tmp_dir.iterdir()) == []
+
+
+def test_sweep_removes_caches_of_dead_processes_and_keeps_live_ones(tmp_path: Path) -> None:
+    from ivrimeet.models import sweep_stale
+    from ivrimeet.models.tempcache import temp_cache
+
+    tmp_dir = tmp_path / "tmp"
+    script = """
+        import os, sys
+        from pathlib import Path
+        from ivrimeet.models.tempcache import temp_cache
+        cache = temp_cache(Path(sys.argv[1])).__enter__()
+        (cache / "models--org--x").mkdir()
+        print(cache, flush=True)
+        os._exit(0)  # die without cleaning up, like a kill -9
+    """
+    import textwrap
+
+    dead = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), str(tmp_dir)],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    leftover = Path(dead.stdout.strip())
+    unrelated = tmp_dir / "someone-elses-dir"
+    unrelated.mkdir()
+
+    with temp_cache(tmp_dir) as mine:
+        removed = sweep_stale(tmp_dir)
+        assert mine.is_dir()
+
+    assert removed == [leftover]
+    assert not leftover.exists()
+    assert unrelated.is_dir()
