@@ -214,7 +214,7 @@ def bucket_reachable(client: S3Client, connection: S3Connection) -> CheckResult:
         answer: Mapping[str, Any] = client.head_bucket(Bucket=bucket)
     except ClientError as exc:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        if status != 403:
+        if status not in (400, 403):
             return _from_error(
                 name,
                 translate_client_error(
@@ -223,8 +223,9 @@ def bucket_reachable(client: S3Client, connection: S3Connection) -> CheckResult:
             )
         # AWS names the bucket's region even when it refuses HeadBucket.
         wrong = _wrong_region(where, _bucket_region(exc.response), connection.region)
-        # A HEAD answer has no body, so a 403 cannot say why: a bad secret, an unknown
-        # key and a missing permission look alike. A listing tells them apart.
+        # A HEAD answer has no body, so a 400 or 403 cannot say why: an expired or
+        # invalid session token (400), a bad secret, an unknown key and a missing
+        # permission (403) look alike. A listing's error body tells them apart.
         return wrong or _bucket_by_listing(client, connection)
     except BotoCoreError as exc:
         return _from_error(
