@@ -15,7 +15,7 @@ from ivrimeet.api.error_responses import install_error_handlers
 from ivrimeet.api.routes import files, health, meetings, ops, web
 from ivrimeet.api.state import ApiState, ModelReadiness
 from ivrimeet.settings import Settings
-from ivrimeet.worker import Services, build_services
+from ivrimeet.worker import EmbeddedWorker, Services, build_services
 
 __all__ = ["create_app"]
 
@@ -26,15 +26,19 @@ def create_app(
     settings: Settings,
     *,
     services: Services | None = None,
+    worker: EmbeddedWorker | None = None,
     models: ModelReadiness | None = None,
 ) -> FastAPI:
     """A ready ASGI app for ``settings``; build one per process.
 
-    ``services`` lets ``ivrimeet serve`` share its database, store and queue with
-    an in-process worker (whose model state ``models`` reports to ``/readyz``).
-    The database schema is migrated to head when the app starts.
+    The database schema is migrated to head when the app starts; then
+    ``worker`` (``ivrimeet serve``'s in-process worker, sharing ``services``)
+    starts, and it stops before the app's services close. ``/readyz`` reports
+    the worker's model state (or ``models``, when given).
     """
     services = services or build_services(settings)
+    if worker is not None and models is None:
+        models = worker.warmup
     token = settings.ivrimeet_api_token
     state = ApiState(
         services=services,
@@ -48,8 +52,15 @@ def create_app(
         await run_in_threadpool(db.upgrade, services.database)
         if state.api_token is None:
             logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: the API is open")
-        yield
-        services.close()
+        if worker is not None:
+            await run_in_threadpool(worker.start)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                # Graceful: a job in progress finishes before the database closes.
+                await run_in_threadpool(worker.stop)
+            services.close()
 
     app = FastAPI(title="ivrimeet", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ivrimeet.cli import config_cmd, db, doctor, iam_policy, process, serve, setup_bucket
+from ivrimeet.cli import config_cmd, db, doctor, iam_policy, process, serve, setup_bucket, worker
 from ivrimeet.cli.errors import IvrimeetGroup
 from ivrimeet.cli.state import CliState
 
@@ -34,6 +34,7 @@ setup_bucket.register(app)
 doctor.register(app)
 iam_policy.register(app)
 db.register(app)
+worker.register(app)
 process.register(app)
 
 

@@ -23,11 +23,26 @@ def serve(
         None, help="Address to bind; default 0.0.0.0 with an API token, else 127.0.0.1."
     ),
     port: int | None = typer.Option(None, help="Port; default $PORT, else 8000."),
+    no_worker: bool = typer.Option(
+        False,
+        "--no-worker",
+        help="Serve the API only; run 'ivrimeet worker' processes elsewhere (needs REDIS_URL "
+        "to share the queue across machines).",
+    ),
+    worker_threads: int = typer.Option(
+        1, min=1, max=16, help="Jobs the in-process worker processes at once."
+    ),
 ) -> None:
-    """Run the API server."""
+    """Run the API server and, unless --no-worker, a worker in the same process.
+
+    The in-process worker consumes whichever queue is configured (the SQLite
+    queue, or Redis with REDIS_URL), so one `ivrimeet serve` is a complete
+    service; scaled-out deployments run API-only replicas plus `ivrimeet worker`.
+    """
     import uvicorn
 
     from ivrimeet.api import create_app
+    from ivrimeet.worker import EmbeddedWorker, build_services
 
     settings = load_settings(ctx)
     if settings.ivrimeet_api_token is None:
@@ -41,8 +56,10 @@ def serve(
         host = "127.0.0.1"
         logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: binding 127.0.0.1 only")
     bind_host = host or "0.0.0.0"  # noqa: S104  # token set: public bind is the point
+    services = build_services(settings)
+    worker = None if no_worker else EmbeddedWorker(settings, services, threads=worker_threads)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, services=services, worker=worker),
         host=bind_host,
         port=port or settings.port,
         log_config=None,
