@@ -1,6 +1,6 @@
 """Benchmark ivrimeet against reference tools on one private ``rclone serve s3``.
 
-    python bench/run.py [--quick] [--only PATTERN] [--json FILE] [--runs N]
+    python bench/run.py [--quick] [--only PATTERN] [--json FILE] [--runs N] [--size-mib N]
 
 Starts ``rclone serve s3`` on a free port over a temp dir, makes the data,
 runs every case's tools in their own processes (interleaved, median of
@@ -73,6 +73,7 @@ def main() -> int:
     )
     parser.add_argument("--json", metavar="FILE", type=Path, help="write one JSON object per line")
     parser.add_argument("--runs", type=int, default=3, help="runs per tool; the median is reported")
+    parser.add_argument("--size-mib", type=int, help="override every case's size (experiments)")
     args = parser.parse_args()
 
     cases = _selected(discover(), args.only)
@@ -84,6 +85,8 @@ def main() -> int:
             ctx = Context(server=server, workdir=workdir)
             for case in cases:
                 size = case.quick_bytes if args.quick else case.full_bytes
+                if args.size_mib:
+                    size = args.size_mib * 1024 * 1024
                 print(f"{case.name}: {case.description} ({size // (1024 * 1024)} MiB)", flush=True)
                 results += run_case(
                     case, ctx, size, args.runs, lambda line: print(line, flush=True)

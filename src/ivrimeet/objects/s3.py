@@ -55,9 +55,16 @@ _NOT_IMPLEMENTED_CODES = frozenset({"NotImplemented", "XNotImplemented", "501"})
 class S3Store:
     """Objects in one S3 bucket; see ``ObjectStore`` for the guarantees.
 
-    Memory: a ``put`` holds at most ``(concurrency + 1) * part_size`` bytes of
-    body (``concurrency`` parts uploading, one filling); ``download_to_file``
-    holds one 1 MiB buffer per thread whatever the object's size.
+    Tunables: ``part_size`` and ``concurrency`` shape downloads (ranged GETs of
+    ``part_size`` on ``concurrency`` connections) and uploads; ``upload_buffer_bytes``
+    caps what an upload may hold in memory.
+
+    Memory: a ``put`` holds at most ``(upload_concurrency + 1) * upload_part_size``
+    bytes of body (parts uploading plus one filling), which is at most
+    ``max(upload_buffer_bytes, 2 * 5 MiB)`` whatever the body's length: uploads
+    use ``part_size`` and ``concurrency`` when they fit the budget, else parts
+    shrink (not below S3's 5 MiB minimum), then fewer go in parallel.
+    ``download_to_file`` holds one 1 MiB buffer per thread whatever the size.
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class S3Store:
         part_size: int = 16 * MiB,
         concurrency: int = 8,
         list_page_size: int = 1000,
+        upload_buffer_bytes: int = 64 * MiB,
     ) -> None:
         if not MIN_PART_SIZE <= part_size <= _MAX_PART_SIZE:
             raise ConfigurationError(
@@ -84,6 +92,9 @@ class S3Store:
         self.part_size = part_size
         self.concurrency = concurrency
         self.list_page_size = list_page_size
+        self.upload_part_size, self.upload_concurrency = _upload_shape(
+            part_size, concurrency, upload_buffer_bytes
+        )
         self._boto3_client: S3Client | None = None
         self._downloader = RangedDownloader(
             connection, part_size=part_size, concurrency=concurrency
@@ -129,17 +140,18 @@ class S3Store:
     ) -> ObjectInfo:
         """Store ``body`` at ``key``: one PutObject if it fits in a part, else multipart.
 
-        Memory stays under ``(concurrency + 1) * part_size`` whatever the body's
-        length. Over ``max_bytes`` raises ``SizeLimitError``; any failure (also a
-        ``KeyboardInterrupt`` or an error raised by the body's iterator) aborts
-        the multipart upload, so no object and no open upload remain.
+        Memory stays under ``(upload_concurrency + 1) * upload_part_size`` (see the
+        class docstring) whatever the body's length. Over ``max_bytes`` raises
+        ``SizeLimitError``; any failure (also a ``KeyboardInterrupt`` or an error
+        raised by the body's iterator) aborts the multipart upload, so no object
+        and no open upload remain.
         """
         validate_key(key)
         started = time.monotonic()
-        parts = iter_parts(body, self.part_size, max_bytes=max_bytes)
+        parts = iter_parts(body, self.upload_part_size, max_bytes=max_bytes)
         try:
             first = next(parts, bytearray())
-            second = next(parts, None) if len(first) == self.part_size else None
+            second = next(parts, None) if len(first) == self.upload_part_size else None
         except OverLimit as exc:
             raise self._too_large(key, exc.max_bytes) from exc
         if second is None:
@@ -216,7 +228,7 @@ class S3Store:
         parts: Iterator[bytearray],
         progress: ProgressCallback | None,
     ) -> tuple[dict[int, str], int]:
-        """Upload every part with at most ``concurrency`` in flight; (etags, total bytes)."""
+        """Upload every part, at most ``upload_concurrency`` in flight; (etags, total bytes)."""
         etags: dict[int, str] = {}
         size = 0
         in_flight: set[Future[tuple[int, str, int]]] = set()
@@ -228,7 +240,7 @@ class S3Store:
                 if progress:
                     progress(length)
 
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-put")
+        pool = ThreadPoolExecutor(self.upload_concurrency, thread_name_prefix="s3-put")
         try:
             number = 0
             while True:
@@ -240,9 +252,9 @@ class S3Store:
                     break
                 number += 1
                 if number > _MAX_PARTS:
-                    raise self._too_large(key, _MAX_PARTS * self.part_size)
+                    raise self._too_large(key, _MAX_PARTS * self.upload_part_size)
                 size += len(part)
-                while len(in_flight) >= self.concurrency:
+                while len(in_flight) >= self.upload_concurrency:
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     harvest(done)
                 in_flight.add(pool.submit(self._upload_part, key, upload_id, number, part))
@@ -546,6 +558,18 @@ class S3Store:
                 Params={"Bucket": self.bucket, "Key": key},
                 ExpiresIn=expires_seconds,
             )
+
+
+def _upload_shape(part_size: int, concurrency: int, budget: int) -> tuple[int, int]:
+    """(part size, parts in flight) for uploads so that (in flight + 1) parts fit ``budget``.
+
+    Measured on rclone (bench/, docs/performance.md): many smaller parts upload
+    as fast as a few big ones, so parts shrink first and parallelism goes last.
+    """
+    if (concurrency + 1) * part_size <= budget:
+        return part_size, concurrency
+    size = max(MIN_PART_SIZE, budget // (concurrency + 1) // MiB * MiB)
+    return size, max(1, min(concurrency, budget // size - 1))
 
 
 def _etag(value: object) -> str | None:
