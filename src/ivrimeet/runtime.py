@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from ivrimeet.models import HubAccess, ModelStore, sweep_stale
+from ivrimeet.models import NO_EVENTS, HubAccess, ModelStore, TransferEvents, sweep_stale
 from ivrimeet.objects import LocalStore, ObjectStore, S3Connection, S3Store
 from ivrimeet.settings import Settings
 
@@ -60,10 +60,16 @@ def object_store(settings: Settings) -> ObjectStore:
     return LocalStore(data_dir / "objects", signing_key=local_signing_key(data_dir))
 
 
-def model_store(settings: Settings, objects: ObjectStore | None = None) -> ModelStore:
+def model_store(
+    settings: Settings,
+    objects: ObjectStore | None = None,
+    *,
+    events: TransferEvents = NO_EVENTS,
+) -> ModelStore:
     """The model store the settings describe; removes dead processes' temporary caches first.
 
-    Pass ``objects`` to share an object store the entry point already built.
+    Pass ``objects`` to share an object store the entry point already built, and
+    ``events`` to show transfer progress (the CLI's bars).
     """
     sweep_stale(settings.tmp_dir)
     return ModelStore(
@@ -73,6 +79,7 @@ def model_store(settings: Settings, objects: ObjectStore | None = None) -> Model
         tmp_dir=settings.tmp_dir,
         disk_warning_bytes=settings.disk_warning_bytes,
         concurrency=settings.transfer_concurrency,
+        events=events,
     )
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from ivrimeet.cli import config_cmd, db, doctor, iam_policy, process, serve, setup_bucket, worker
+from ivrimeet.cli import (
+    config_cmd,
+    db,
+    doctor,
+    iam_policy,
+    models,
+    process,
+    serve,
+    setup_bucket,
+    worker,
+)
 from ivrimeet.cli.errors import IvrimeetGroup
 from ivrimeet.cli.state import CliState
 
@@ -36,6 +46,7 @@ iam_policy.register(app)
 db.register(app)
 worker.register(app)
 process.register(app)
+models.register(app)
 
 
 def main() -> None:

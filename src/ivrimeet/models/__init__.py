@@ -14,8 +14,24 @@ Lookup order, bucket layout and guarantees: ``store.py``, ``layout.py``,
 ``manifest.py``; the operator's view: ``docs/models.md``.
 """
 
-from ivrimeet.models.api import load_diarization_pipeline, load_speaker_encoder, materialize
+from ivrimeet.models.api import (
+    PullResult,
+    load_diarization_pipeline,
+    load_speaker_encoder,
+    loader_for,
+    materialize,
+    pull,
+)
 from ivrimeet.models.hub import HubAccess
+from ivrimeet.models.inventory import (
+    GcReport,
+    StoredModel,
+    VerifyReport,
+    collect_garbage,
+    list_models,
+    remove_model,
+    verify_models,
+)
 from ivrimeet.models.loaders import (
     EncoderLoader,
     Loader,
@@ -24,12 +40,14 @@ from ivrimeet.models.loaders import (
     SnapshotLoader,
 )
 from ivrimeet.models.manifest import Manifest, ManifestFile, ManifestRef, ModelKind
-from ivrimeet.models.progress import TransferEvents
+from ivrimeet.models.progress import NO_EVENTS, TransferEvents
 from ivrimeet.models.store import Loaded, LoadReport, ModelStore
 from ivrimeet.models.tempcache import sweep_stale
 
 __all__ = [
+    "NO_EVENTS",
     "EncoderLoader",
+    "GcReport",
     "HubAccess",
     "LoadReport",
     "Loaded",
@@ -41,10 +59,19 @@ __all__ = [
     "ModelKind",
     "ModelStore",
     "PipelineLoader",
+    "PullResult",
     "SnapshotLoader",
+    "StoredModel",
     "TransferEvents",
+    "VerifyReport",
+    "collect_garbage",
+    "list_models",
     "load_diarization_pipeline",
     "load_speaker_encoder",
+    "loader_for",
     "materialize",
+    "pull",
+    "remove_model",
     "sweep_stale",
+    "verify_models",
 ]

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ivrimeet.models.loaders import EncoderLoader, Materialized, PipelineLoader, SnapshotLoader
-from ivrimeet.models.store import ModelStore
+from ivrimeet.models.loaders import (
+    EncoderLoader,
+    Loader,
+    Materialized,
+    PipelineLoader,
+    SnapshotLoader,
+)
+from ivrimeet.models.manifest import Manifest, ModelKind
+from ivrimeet.models.repo_ids import validate_repo_id, validate_revision
+from ivrimeet.models.store import LoadReport, ModelStore
 
 if TYPE_CHECKING:
     from pyannote.audio import Pipeline
     from speechbrain.inference.speaker import EncoderClassifier
 
-__all__ = ["load_diarization_pipeline", "load_speaker_encoder", "materialize"]
+__all__ = [
+    "PullResult",
+    "load_diarization_pipeline",
+    "load_speaker_encoder",
+    "loader_for",
+    "materialize",
+    "pull",
+]
 
 
 def load_diarization_pipeline(
@@ -53,3 +69,50 @@ def materialize(
     """
     with store.open(SnapshotLoader(), repo, revision) as loaded:
         yield loaded.value
+
+
+def loader_for(kind: ModelKind) -> Loader[object]:
+    """The loader that fills closures of ``kind``."""
+    loaders: dict[str, Loader[object]] = {
+        "pipeline": PipelineLoader(),
+        "encoder": EncoderLoader(),
+        "snapshot": SnapshotLoader(),
+    }
+    return loaders[kind]
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What ``pull`` did: found it stored already (``report`` None) or filled it."""
+
+    repo: str
+    revision: str
+    manifest: Manifest
+    report: LoadReport | None
+
+
+def pull(
+    store: ModelStore,
+    repo: str,
+    revision: str | None = None,
+    *,
+    kind: ModelKind = "snapshot",
+    refresh: bool = False,
+) -> PullResult:
+    """Make sure the bucket holds ``repo@revision`` (deploy-time pre-warming).
+
+    Already stored (and no ``refresh``): nothing is transferred. Otherwise the
+    ``kind`` loader fills it from Hugging Face; a failed upload is an error here,
+    not a warning. ``refresh`` asks Hugging Face for the revision's current
+    commit and stores it beside older ones.
+    """
+    repo = validate_repo_id(repo)
+    revision = validate_revision(revision or "main")
+    if not refresh:
+        stored = store.find_manifest(repo, revision)
+        if stored is not None:
+            return PullResult(repo=repo, revision=revision, manifest=stored, report=None)
+    with store.open(loader_for(kind), repo, revision, refresh=refresh, strict=True) as loaded:
+        return PullResult(
+            repo=repo, revision=revision, manifest=loaded.manifest, report=loaded.report
+        )
