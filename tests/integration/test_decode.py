@@ -11,7 +11,7 @@ import pytest
 
 from ivrimeet.errors import ObjectNotFoundError, SizeLimitError, UnsupportedMediaError
 from ivrimeet.media.decode import SAMPLE_RATE, decode_recording, probe_duration
-from ivrimeet.objects import LocalStore, ObjectStore, S3Store
+from ivrimeet.objects import LocalStore, ObjectStore, S3Connection, S3Store
 from tests.audio import (
     TwoVoiceRecording,
     ffprobe_audio,
@@ -70,28 +70,22 @@ def _upload(store: ObjectStore, path: Path, key: str = KEY) -> str:
     return key
 
 
-class _NoUrls:
+class _NoUrls(S3Store):
     """A real S3 store that hands out no http(s) URLs, as a store without presigning would."""
-
-    def __init__(self, store: S3Store) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     def presign_get(self, key: str, expires_seconds: int = 900) -> str:
         return f"/files/{key}"
 
 
-class _UnreachableUrls(_NoUrls):
+class _UnreachableUrls(S3Store):
     """A real S3 store whose URLs point where nothing listens (a proxy or network in the way)."""
 
-    def __init__(self, store: S3Store, base: str) -> None:
-        super().__init__(store)
-        self._base = base
+    def __init__(self, connection: S3Connection, unreachable: str) -> None:
+        super().__init__(connection)
+        self.unreachable = unreachable
 
     def presign_get(self, key: str, expires_seconds: int = 900) -> str:
-        return f"{self._base}/{key}?X-Amz-Signature=0123"
+        return f"{self.unreachable}/{key}?X-Amz-Signature=0123"
 
 
 def _our_logs(caplog: pytest.LogCaptureFixture) -> str:
@@ -151,7 +145,7 @@ def test_url_that_ffmpeg_cannot_read_falls_back_to_streaming_through_a_pipe(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="ivrimeet")
     _upload(moto_store, two_voice_recordings.ogg)
-    store = _UnreachableUrls(moto_store, f"http://127.0.0.1:{free_port()}")
+    store = _UnreachableUrls(moto_store.connection, f"http://127.0.0.1:{free_port()}")
 
     audio = decode_recording(store, KEY)
 
@@ -169,7 +163,7 @@ def test_store_without_urls_streams_through_a_pipe(
 ) -> None:
     _upload(rclone_store, two_voice_recordings.mp3)
 
-    audio = decode_recording(_NoUrls(rclone_store), KEY)
+    audio = decode_recording(_NoUrls(rclone_store.connection), KEY)
 
     assert audio.source == "pipe"
     assert audio.duration_seconds == pytest.approx(
@@ -194,7 +188,7 @@ def test_m4a_with_its_index_at_the_end_through_a_pipe_fails_with_the_faststart_h
     _upload(rclone_store, long_m4a)
 
     with pytest.raises(UnsupportedMediaError) as caught:
-        decode_recording(_NoUrls(rclone_store), KEY)
+        decode_recording(_NoUrls(rclone_store.connection), KEY)
 
     assert "+faststart" in str(caught.value)
 
