@@ -12,7 +12,17 @@ from collections.abc import Iterable
 
 __all__ = ["RedactSecrets", "configure_logging"]
 
-_NOISY = ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "filelock", "alembic")
+_NOISY = (
+    "botocore",
+    "boto3",
+    "urllib3",
+    "s3transfer",
+    "httpx",
+    "httpx2",  # huggingface_hub 2.x's HTTP client: one INFO line per Hub request
+    "httpcore",
+    "filelock",
+    "alembic",
+)
 
 
 class RedactSecrets(logging.Filter):
