@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ivrimeet.objects import S3Store
 from tests.audio import TwoVoiceRecording, ffprobe_audio
 from tests.hubrepos import PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA
 from tests.servers.hub import StandInHub
@@ -40,7 +41,7 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
         pipeline=PIPELINE_SPEECHBRAIN,
         encoder=SPEECHBRAIN_ECAPA,
     )
-    s3 = moto_s3.admin_client()
+    s3 = S3Store(moto_s3.connection(bucket))
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with (
         serve(env, tmp_path) as (url, proc),
@@ -77,7 +78,7 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
         assert {g["speaker_id"] for g in segments} <= speaker_ids
         assert all(0 <= g["start"] < g["end"] for g in segments)
 
-        keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+        keys = {info.key for info in s3.list()}
         assert f"audio/{meeting_id}/original.wav" in keys
         assert f"results/{meeting_id}/diarization.rttm" in keys
         assert f"results/{meeting_id}/diarization.json" in keys
@@ -97,5 +98,4 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
 
         deleted = client.delete(f"/api/meetings/{meeting_id}")
         assert deleted.status_code == 204
-        left = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-        assert [o["Key"] for o in left if meeting_id in o["Key"]] == []
+        assert [info.key for info in s3.list() if meeting_id in info.key] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from ivrimeet.errors import ConfigurationError, MeetingNotFoundError
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> db.Database:
+def database(tmp_path: Path) -> Iterator[db.Database]:
     database = db.Database(db.sqlite_url(tmp_path / "data"))
     db.upgrade(database)
     yield database
