@@ -201,7 +201,7 @@ def process_recording(
     """
     _check_id(meeting_id)
     clock = _Clock(meeting_id)
-    logger.info("job.start meeting=%s key=%s", meeting_id, recording_key)
+    logger.info("processing.start meeting=%s key=%s", meeting_id, recording_key)
 
     with clock.step("decode"):
         audio = decode_recording(store, recording_key, max_seconds=max_recording_seconds)
@@ -232,8 +232,8 @@ def process_recording(
 
     timings = clock.finish()
     logger.info(
-        "job.done meeting=%s speakers=%d audio_seconds=%.2f seconds=%.3f storage_seconds=%.3f "
-        "storage_share=%.3f",
+        "processing.done meeting=%s speakers=%d audio_seconds=%.2f seconds=%.3f "
+        "storage_seconds=%.3f storage_share=%.3f",
         meeting_id,
         len(speakers),
         audio.duration_seconds,
