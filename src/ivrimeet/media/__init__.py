@@ -1,0 +1,6 @@
+"""Recordings and snippets: sniffing uploads, streaming them in, decoding from the store, snippets.
+
+Modules: ``sniff`` (audio/video or not, by the first bytes), ``upload`` (a request
+body streamed into the store), ``decode`` (ffmpeg from the store to 16 kHz
+samples in memory), ``snippets`` (clean-speech selection and Opus encoding).
+"""
