@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,10 @@ pytestmark = pytest.mark.slow
 
 TOKEN = "scale-out-token-0123456789abcdef"
 UPLOADS = 6
+
+
+def _models_ready(log: Path) -> bool:
+    return "models.ready" in log.read_text(errors="replace")
 
 
 def test_two_apis_and_two_workers_process_six_uploads_each_exactly_once(
@@ -69,7 +74,7 @@ def test_two_apis_and_two_workers_process_six_uploads_each_exactly_once(
             workers.append(stack.enter_context(worker(env_for(name), tmp_path / name)))
         for proc in workers:
             wait_until(
-                lambda proc=proc: "models.ready" in proc.log_path.read_text(errors="replace"),
+                partial(_models_ready, proc.log_path),
                 timeout=180,
                 interval=0.5,
                 message="worker models loaded",
