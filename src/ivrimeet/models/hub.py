@@ -98,15 +98,29 @@ def _unavailable(what: str, hub: HubAccess, exc: BaseException) -> HubUnavailabl
     )
 
 
+def _http_errors() -> tuple[type[Exception], ...]:
+    """The HTTP client errors huggingface_hub may raise: httpx, and httpx2 (hf_hub >= 2)."""
+    import httpx
+
+    errors: list[type[Exception]] = [httpx.HTTPError]
+    try:
+        import httpx2  # huggingface_hub 2.x talks through httpx2, not httpx
+    except ImportError:
+        pass
+    else:
+        errors.append(httpx2.HTTPError)
+    return tuple(errors)
+
+
 @contextmanager
 def hub_errors(what: str, hub: HubAccess, *, repo: str | None = None) -> Iterator[None]:
     """Translate huggingface_hub / httpx failures inside the block into ivrimeet errors.
 
     ``what`` names the object for messages (``"pyannote/segmentation-3.0@main"``).
     """
-    import httpx
     from huggingface_hub import errors as hf
 
+    transport_errors = _http_errors()
     page = f"{hub.endpoint}/{repo}" if repo else hub.endpoint
     try:
         yield
@@ -158,11 +172,14 @@ def hub_errors(what: str, hub: HubAccess, *, repo: str | None = None) -> Iterato
                 hints=[f"check that the token's account has access to {page}"],
             ) from exc
         raise _unavailable(what, hub, exc) from exc
-    except (hf.OfflineModeIsEnabled, hf.LocalEntryNotFoundError, httpx.HTTPError) as exc:
+    except (hf.OfflineModeIsEnabled, hf.LocalEntryNotFoundError) as exc:
         # With the Hub down and nothing cached, hf_hub_download raises
         # LocalEntryNotFoundError chained from the real cause.
         cause = exc.__cause__ or exc.__context__ or exc
         raise _unavailable(what, hub, cause) from exc
+    except transport_errors as exc:
+        # Connection refused, reset or timed out before any answer (model_info, resolve).
+        raise _unavailable(what, hub, exc) from exc
     except OSError as exc:
         if isinstance(exc, ConnectionError | TimeoutError):
             raise _unavailable(what, hub, exc) from exc
