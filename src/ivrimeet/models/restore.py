@@ -21,6 +21,7 @@ closure's size (``DiskFullError``).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivrimeet.errors import DiskFullError, ObjectNotFoundError
+from ivrimeet.errors import DiskFullError, ObjectNotFoundError, StorageUnavailableError
 from ivrimeet.models.closure import cache_folder_name, hash_file
 from ivrimeet.models.layout import BucketLayout
 from ivrimeet.models.manifest import Manifest, ManifestFile
@@ -52,6 +53,9 @@ DISK_MARGIN_BYTES = 64 * 1024 * 1024
 """Free space kept beyond the closure's size, for the loader's own small files."""
 BIG_BLOB_BYTES = 8 * 1024 * 1024
 """From this size on, a blob is fetched with parallel ranged GETs."""
+BLOB_ATTEMPTS = 3
+"""Tries per blob when the connection breaks mid-transfer."""
+_RETRY_SECONDS = 0.2
 _CHUNK = 1024 * 1024
 
 
@@ -162,18 +166,30 @@ def _fetch_verified(
 ) -> str | None:
     """Download ``key`` to ``target`` if it hashes to ``sha256``; else a problem description."""
     partial = target.with_name(f".{target.name}.incomplete")
-    try:
-        if size >= BIG_BLOB_BYTES:
-            objects.download_to_file(key, partial, progress=events.advanced)
-            got_size, got_sha = hash_file(partial)
-        else:
-            got_size, got_sha = _stream_to_file(objects, key, partial, events)
-    except ObjectNotFoundError:
-        partial.unlink(missing_ok=True)
-        return "missing from the bucket"
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    for attempt in range(1, BLOB_ATTEMPTS + 1):
+        try:
+            if size >= BIG_BLOB_BYTES:
+                objects.download_to_file(key, partial, progress=events.advanced)
+                got_size, got_sha = hash_file(partial)
+            else:
+                got_size, got_sha = _stream_to_file(objects, key, partial, events)
+            break
+        except ObjectNotFoundError:
+            partial.unlink(missing_ok=True)
+            return "missing from the bucket"
+        except StorageUnavailableError as exc:
+            # A streamed GET cut mid-body is not retried by botocore (the ranged
+            # downloader retries its parts itself): fetch the whole blob again.
+            partial.unlink(missing_ok=True)
+            if attempt == BLOB_ATTEMPTS:
+                raise
+            logger.warning(
+                "model.blob_retry key=%s attempt=%d reason=%s", key, attempt, exc.summary
+            )
+            time.sleep(_RETRY_SECONDS * attempt)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     if got_size != size or got_sha != sha256:
         partial.unlink(missing_ok=True)
         return f"is {got_size} bytes hashing to {got_sha}, expected {size} bytes"
@@ -186,12 +202,21 @@ def _stream_to_file(
 ) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
-    with objects.get(key) as body, open(path, "wb") as out:
-        while chunk := body.read(_CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-            events.advanced(len(chunk))
+    try:
+        with objects.get(key) as body, open(path, "wb") as out:
+            while chunk := body.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+                events.advanced(len(chunk))
+    except BaseException as exc:
+        events.advanced(-size)  # a retry starts this blob again
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"Not enough disk for {path} while restoring {objects.url_for(key)}.",
+                hints=["free space on that volume or point IVRIMEET_TMP_DIR elsewhere"],
+            ) from exc
+        raise
     return size, digest.hexdigest()
 
 
