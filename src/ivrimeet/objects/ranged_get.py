@@ -9,7 +9,8 @@ Steps::
 
     1. GET bytes=0..part_size-1          the answer's Content-Range gives the size
                                          (no separate HEAD)
-    2. preallocate <dir>/.<name>.<uuid>.incomplete next to the target
+    2. create <dir>/.<name>.<uuid>.incomplete next to the target, sized up
+       front (sparse) after checking the disk has room
     3. N threads, one keep-alive connection each, take the remaining parts
        in order: GET bytes=a..b (If-Match: the first answer's ETag),
        readinto a reused 1 MiB buffer, os.pwrite at offset a
@@ -515,10 +516,13 @@ class _Download:
 
 
 def _preallocate(fd: int, size: int) -> None:
-    """Reserve ``size`` bytes: fail early on a full disk, not halfway through."""
-    try:
-        os.posix_fallocate(fd, 0, size)
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-            raise
-        os.ftruncate(fd, size)
+    """Size the file up front (sparse), after checking the disk has room for it.
+
+    Not ``posix_fallocate``: writing into its unwritten extents made a 512 MiB
+    download 3x slower here (ext4 on a VM disk: 4.0 s against 1.2 s, bench/),
+    so the free space is checked with ``statvfs`` instead.
+    """
+    info = os.fstatvfs(fd)
+    if info.f_bavail * info.f_frsize < size:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    os.ftruncate(fd, size)
