@@ -26,7 +26,7 @@ from ivrimeet.metrics import JOB_SECONDS, count_s3_error
 from ivrimeet.objects import ObjectStore
 from ivrimeet.processing.job import ProcessingResult, process_recording
 from ivrimeet.processing.models import ModelHolder
-from ivrimeet.processing.voiceprints import NamedVoiceprint
+from ivrimeet.processing.voiceprints import DEFAULT_MATCH_THRESHOLD, NamedVoiceprint
 
 __all__ = ["TRANSIENT_ERRORS", "JobContext", "run_job"]
 
@@ -45,6 +45,8 @@ class JobContext:
     models: ModelHolder
     snippet_seconds: float
     worker_name: str
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+    max_recording_seconds: float | None = None
 
 
 def run_job(ctx: JobContext, meeting_id: str, *, retries_left: int) -> None:
@@ -102,6 +104,8 @@ def _process(ctx: JobContext, claim: db.Claim) -> ProcessingResult:
         encoder=models.encoder,
         snippet_seconds=ctx.snippet_seconds,
         known_voiceprints=known,
+        match_threshold=ctx.match_threshold,
+        max_recording_seconds=ctx.max_recording_seconds,
     )
 
 

@@ -49,6 +49,8 @@ def job_context(settings: Settings, services: Services) -> JobContext:
         models=holder,
         snippet_seconds=settings.snippet_seconds,
         worker_name=_worker_name(),
+        match_threshold=settings.voiceprint_match_threshold,
+        max_recording_seconds=settings.max_recording_seconds,
     )
 
 
