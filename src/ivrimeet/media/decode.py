@@ -66,6 +66,8 @@ _READ_CHUNK = 1024 * 1024
 _STDERR_TAIL_LINES = 20
 _URL_EXPIRES_SECONDS = 3600
 _HTTP_TIMEOUT_MICROSECONDS = 30_000_000
+# ffmpeg retries a failed read after 1, 2, 4 s before giving up on the URL (~4 s refused).
+_RECONNECT_DELAY_MAX_SECONDS = 4
 
 # Demuxers ffmpeg may use: containers of recordings, nothing that reads playlists or lists.
 _FORMATS = ",".join(
@@ -269,7 +271,7 @@ def _input_options(source: _Input) -> list[str]:
             "-reconnect_on_http_error",
             "5xx",
             "-reconnect_delay_max",
-            "10",
+            str(_RECONNECT_DELAY_MAX_SECONDS),
         ]
     return [*options, "-i", source.argument]
 
