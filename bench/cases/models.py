@@ -1,0 +1,239 @@
+"""Model store: restore and cold start against s5cmd and boto3 (issue 4's "Speed" targets).
+
+* ``models-restore-425m``: one 400 MiB safetensors + 25 small files, stored by
+  the model store, restored into a loadable Hugging Face cache in a fresh
+  process; vs ``s5cmd cp 'prefix/*'`` of the same cache as plain objects, and
+  a boto3 thread pool. Target: wall <= 1.5x s5cmd (ratio >= 0.67), aim 1.2x.
+* ``models-restore-small``: the 25 small files only, imports included.
+  Target: wall <= 3x s5cmd (ratio >= 0.33).
+* ``models-cold-start-pipeline``: a tiny diarization pipeline (segmentation,
+  WeSpeaker, PLDA from community-1: 4 repos) from the bucket to a ready
+  ``pyannote.audio.Pipeline``; vs s5cmd copying a ready cache + offline
+  ``Pipeline.from_pretrained``. Target: <= 1.2x (ratio >= 0.83).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from bench.cases import register
+from bench.harness import Case, Context, MiB, Target, Tool
+
+WORKERS = str(Path(__file__).resolve().with_name("models_workers.py"))
+SMALL_FILES = 25
+
+
+def _s3_store(ctx: Context):  # type: ignore[no-untyped-def]  # ivrimeet types, imported lazily
+    from ivrimeet.objects import S3Connection, S3Store
+
+    return S3Store(
+        S3Connection(
+            bucket=ctx.server.bucket,
+            region="us-east-1",
+            endpoint_url=ctx.server.endpoint,
+            access_key_id=ctx.server.env()["AWS_ACCESS_KEY_ID"],
+            secret_access_key=ctx.server.env()["AWS_SECRET_ACCESS_KEY"],
+        )
+    )
+
+
+def _commit(repo: str) -> str:
+    return hashlib.sha1(repo.encode(), usedforsecurity=False).hexdigest()
+
+
+def _seed_cache(cache: Path, repos: dict[str, dict[str, Path]]) -> None:
+    """Lay ``repo -> {path: file}`` out as a Hugging Face cache (plain files, refs/main)."""
+    for repo, files in repos.items():
+        folder = cache / ("models--" + repo.replace("/", "--"))
+        commit = _commit(repo)
+        for path, source in files.items():
+            target = folder / "snapshots" / commit / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        (folder / "refs").mkdir(parents=True, exist_ok=True)
+        (folder / "refs" / "main").write_text(commit)
+
+
+def _store(ctx: Context, top: str, kind: str, repos: dict[str, dict[str, Path]]) -> str:
+    """Put the closure in the bucket twice: as the model store does, and as a plain HF cache.
+
+    Returns the plain prefix (for s5cmd and boto3).
+    """
+    from ivrimeet.models.blobs import LocalBlob, upload_blobs
+    from ivrimeet.models.closure import scan_closure
+    from ivrimeet.models.layout import BucketLayout
+    from ivrimeet.models.manifest import Manifest
+
+    cache = ctx.workdir / f"seed-{top.replace('/', '--')}"
+    shutil.rmtree(cache, ignore_errors=True)
+    _seed_cache(cache, repos)
+    closure = scan_closure(cache)
+    manifest = Manifest(
+        repo=top,
+        commit=_commit(top),
+        kind=kind,  # type: ignore[arg-type]  # one of the ModelKind literals
+        files=closure.files,
+        refs=closure.refs,
+        created="2026-01-01T00:00:00Z",
+    )
+    objects = _s3_store(ctx)
+    layout = BucketLayout("models/")
+    blobs = {
+        f.sha256: LocalBlob(
+            f.sha256,
+            f.size,
+            cache / ("models--" + f.repo.replace("/", "--")) / "snapshots" / f.commit / f.path,
+        )
+        for f in manifest.files
+    }
+    upload_blobs(objects, layout, blobs.values())
+    objects.put(layout.manifest(top, manifest.commit), manifest.to_json())
+    objects.put(layout.ref(top, "main"), manifest.commit.encode())
+    prefix = f"plain/{top}/"
+    for path in sorted(cache.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as body:
+                objects.put(prefix + path.relative_to(cache).as_posix(), body)
+    return prefix
+
+
+def _small_files(ctx: Context, count: int) -> dict[str, Path]:
+    folder = ctx.workdir / "small-files"
+    folder.mkdir(exist_ok=True)
+    files: dict[str, Path] = {}
+    for index in range(count):
+        path = folder / f"file-{index:02d}.json"
+        if not path.exists():
+            path.write_bytes(os.urandom(1024 + (index * 2047) % (49 * 1024)))
+        files[f"config/file-{index:02d}.json"] = path
+    return files
+
+
+def _tools(ctx: Context, repo: str, prefix: str, extra_env: dict[str, str]) -> list[Tool]:
+    target = ctx.workdir / "restored"
+    tmp = ctx.workdir / "tmp-ivrimeet"
+    tmp.mkdir(exist_ok=True)
+
+    def clean() -> None:
+        shutil.rmtree(target, ignore_errors=True)
+        leftovers = list(tmp.iterdir())
+        if leftovers:
+            raise RuntimeError(f"ivrimeet left {leftovers} behind")
+
+    url = f"s3://{ctx.server.bucket}/{prefix}*"
+    return [
+        Tool(
+            "ivrimeet materialize",
+            [ctx.python, WORKERS, "ivrimeet-materialize", repo],
+            reference=False,
+            env={"BENCH_TMP": str(tmp), **extra_env},
+            after=clean,
+        ),
+        Tool(
+            "s5cmd cp 'prefix/*'",
+            [ctx.s5cmd(), "--endpoint-url", ctx.server.endpoint, "cp", url, f"{target}/"],
+            reference=True,
+            after=clean,
+        ),
+        Tool(
+            "boto3 8 threads",
+            [ctx.python, WORKERS, "boto3-pool", prefix, str(target)],
+            reference=True,
+            after=clean,
+        ),
+    ]
+
+
+def prepare_restore_big(ctx: Context, size: int) -> list[Tool]:
+    small = _small_files(ctx, SMALL_FILES)
+    small_bytes = sum(p.stat().st_size for p in small.values())
+    big = ctx.data_file(max(size - small_bytes, MiB))
+    repo = f"bench/restore-{size}"
+    prefix = _store(ctx, repo, "snapshot", {repo: {"model.safetensors": big, **small}})
+    return _tools(ctx, repo, prefix, {})
+
+
+def prepare_restore_small(ctx: Context, size: int) -> list[Tool]:
+    repo = "bench/restore-small"
+    prefix = _store(ctx, repo, "snapshot", {repo: _small_files(ctx, SMALL_FILES)})
+    return _tools(ctx, repo, prefix, {})
+
+
+def prepare_cold_start(ctx: Context, size: int) -> list[Tool]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.hubrepos import COMMUNITY, PIPELINE, PIPELINE_CLOSURES, build_repos
+
+    folders = build_repos(ctx.workdir / "hubrepos")
+    repos: dict[str, dict[str, Path]] = {}
+    for repo in PIPELINE_CLOSURES[PIPELINE]:
+        files = {
+            p.relative_to(folders[repo]).as_posix(): p
+            for p in folders[repo].rglob("*")
+            if p.is_file() and p.name != "README.md"
+        }
+        if repo == COMMUNITY:  # pyannote reads only the PLDA from it
+            files = {k: v for k, v in files.items() if k.startswith("plda/")}
+        repos[repo] = files
+    prefix = _store(ctx, PIPELINE, "pipeline", repos)
+    tmp = ctx.workdir / "tmp-ivrimeet"
+    tmp.mkdir(exist_ok=True)
+    target = ctx.workdir / "s5cmd-cache"
+
+    def clean() -> None:
+        shutil.rmtree(target, ignore_errors=True)
+
+    quiet = {"PYANNOTE_METRICS_ENABLED": "0"}
+    return [
+        Tool(
+            "ivrimeet load_diarization_pipeline",
+            [ctx.python, WORKERS, "ivrimeet-pipeline", PIPELINE],
+            reference=False,
+            env={"BENCH_TMP": str(tmp), **quiet},
+            after=clean,
+        ),
+        Tool(
+            "s5cmd cp + offline from_pretrained",
+            [ctx.python, WORKERS, "s5cmd-pipeline", prefix, PIPELINE, str(target)],
+            reference=True,
+            env={"BENCH_S5CMD": ctx.s5cmd(), "HF_HUB_OFFLINE": "1", **quiet},
+            after=clean,
+        ),
+    ]
+
+
+register(
+    Case(
+        name="models-restore-425m",
+        description="425 MiB repo (400 MiB safetensors + 25 small files) -> loadable HF cache",
+        full_bytes=425 * MiB,
+        quick_bytes=64 * MiB,
+        prepare=prepare_restore_big,
+        target=Target(min_ratio=round(1 / 1.5, 2), aim_ratio=round(1 / 1.2, 2)),
+    )
+)
+
+register(
+    Case(
+        name="models-restore-small",
+        description="small model (25 files, ~600 KiB) in a fresh process, imports included",
+        full_bytes=600 * 1024,
+        quick_bytes=600 * 1024,
+        prepare=prepare_restore_small,
+        target=Target(min_ratio=round(1 / 3, 2)),
+    )
+)
+
+register(
+    Case(
+        name="models-cold-start-pipeline",
+        description="tiny 4-repo diarization pipeline in the bucket -> Pipeline ready",
+        full_bytes=27 * MiB,
+        quick_bytes=27 * MiB,
+        prepare=prepare_cold_start,
+        target=Target(min_ratio=round(1 / 1.2, 2)),
+    )
+)
