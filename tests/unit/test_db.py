@@ -91,6 +91,20 @@ def test_upgrade_twice_is_a_no_op_at_head(database: db.Database) -> None:
     assert db.upgrade(database) == db.head_revision()
 
 
+def test_head_revision_constant_names_the_newest_migration() -> None:
+    assert db.head_revision() == db.HEAD_REVISION
+
+
+def test_empty_database_has_no_revision_until_upgraded(tmp_path: Path) -> None:
+    database = db.Database(db.sqlite_url(tmp_path / "empty"))
+    try:
+        assert db.current_revision(database) is None
+        db.upgrade(database)
+        assert db.current_revision(database) == db.HEAD_REVISION
+    finally:
+        database.dispose()
+
+
 def test_new_meeting_is_queued_and_listed_newest_first(database: db.Database) -> None:
     first = _new_meeting(database, "first")
     second = _new_meeting(database, "second")

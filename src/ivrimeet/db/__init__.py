@@ -22,7 +22,7 @@ from ivrimeet.db.meetings import (
     rename_speaker,
     request_reprocess,
 )
-from ivrimeet.db.migrate import current_revision, head_revision, upgrade
+from ivrimeet.db.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from ivrimeet.db.records import (
     Claim,
     KnownVoiceprint,
@@ -37,6 +37,7 @@ from ivrimeet.db.records import (
 from ivrimeet.db.tables import MeetingStatus
 
 __all__ = [
+    "HEAD_REVISION",
     "Claim",
     "Database",
     "KnownVoiceprint",
