@@ -61,6 +61,10 @@ class Loader(Protocol[T_co]):
         """Recorded in the manifest; decides which stored closures this loader can use."""
         ...
 
+    def prepare(self) -> None:
+        """Import the heavy libraries; the store runs this while blobs download."""
+        ...
+
     def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> T_co:
         """Load ``repo@revision`` from Hugging Face into the empty cache ``cache_dir``."""
         ...
@@ -112,6 +116,9 @@ class SnapshotLoader:
 
     kind: ModelKind = "snapshot"
 
+    def prepare(self) -> None:
+        return None
+
     def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> Materialized:
         from huggingface_hub import snapshot_download
 
@@ -135,6 +142,13 @@ class PipelineLoader:
     """A pyannote.audio ``Pipeline`` and every model its ``config.yaml`` names."""
 
     kind: ModelKind = "pipeline"
+
+    def prepare(self) -> None:
+        import pyannote.audio  # noqa: F401  # ~7 s of imports, overlapped with the restore
+
+        from ivrimeet.models.speechbrain_compat import install_speechbrain_compat
+
+        install_speechbrain_compat()
 
     def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> Pipeline:
         config_path = download_file(hub, repo, "config.yaml", revision, cache_dir)
@@ -224,6 +238,9 @@ class EncoderLoader:
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
+
+    def prepare(self) -> None:
+        import speechbrain.inference.speaker  # noqa: F401  # overlapped with the restore
 
     def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> EncoderClassifier:
         _read_checked_hyperparams(hub, repo, revision, cache_dir)

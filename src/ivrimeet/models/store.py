@@ -59,7 +59,13 @@ from ivrimeet.models.repo_ids import (
     validate_repo_id,
     validate_revision,
 )
-from ivrimeet.models.restore import BadBlob, blob_path, link_snapshot, restore_closure
+from ivrimeet.models.restore import (
+    BadBlob,
+    blob_path,
+    link_snapshot,
+    read_small_object,
+    restore_closure,
+)
 from ivrimeet.models.tempcache import temp_cache
 from ivrimeet.objects.store import ObjectStore
 
@@ -204,7 +210,7 @@ class ModelStore:
         bucket_problem: IvrimeetError | None = None
         manifest: Manifest | None = None
         try:
-            manifest = self.find_manifest(repo, revision, commit=target)
+            manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
         except (UnavailableError, AccessError) as exc:
             bucket_problem = exc
             logger.warning(
@@ -262,7 +268,7 @@ class ModelStore:
             if lease is not None:
                 try:
                     # Someone may have finished between our lookup and the lease.
-                    manifest = self.find_manifest(repo, revision, commit=target)
+                    manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
                     if manifest is not None:
                         return self._from_bucket(loader, manifest, revision, cache, started)
                     return self._from_hub(
@@ -285,7 +291,7 @@ class ModelStore:
                 )
             self.clock.sleep(delay)
             delay = min(delay * 1.5, 5.0)
-            manifest = self.find_manifest(repo, revision, commit=target)
+            manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
             if manifest is not None:
                 return self._from_bucket(loader, manifest, revision, cache, started)
 
@@ -298,20 +304,30 @@ class ModelStore:
     # --- from the bucket ------------------------------------------------------
 
     def find_manifest(
-        self, repo: str, revision: str, *, commit: str | None = None
+        self, repo: str, revision: str, *, commit: str | None = None, scratch: Path | None = None
     ) -> Manifest | None:
-        """The stored manifest for ``repo@revision`` (or exactly ``commit``), or None."""
+        """The stored manifest for ``repo@revision`` (or exactly ``commit``), or None.
+
+        With ``scratch`` (a directory we own), small objects are read through
+        ``download_to_file``, keeping a restore free of boto3 client creation.
+        """
+
+        def read(key: str) -> bytes:
+            if scratch is None:
+                return self.objects.get_bytes(key)
+            return read_small_object(self.objects, key, scratch)
+
         if commit is None and is_commit(revision):
             commit = revision
         if commit is None:
             try:
-                raw = self.objects.get_bytes(self.layout.ref(repo, revision))
+                raw = read(self.layout.ref(repo, revision))
             except ObjectNotFoundError:
                 return None
             commit = validate_commit(raw.decode("ascii", "replace").strip())
         key = self.layout.manifest(repo, commit)
         try:
-            data = self.objects.get_bytes(key)
+            data = read(key)
         except ObjectNotFoundError:
             return None
         manifest = Manifest.from_json(data, source=self.objects.url_for(key))
@@ -341,14 +357,20 @@ class ModelStore:
                     f"(`ivrimeet models pull {manifest.repo} --kind {loader.kind}`)",
                 ],
             )
-        result = restore_closure(
-            self.objects,
-            self.layout,
-            manifest,
-            cache,
-            concurrency=self.concurrency,
-            events=self.events,
-        )
+        # Import the loader's libraries (pyannote: ~7 s) while the blobs download.
+        warming = threading.Thread(target=_prepare_quietly, args=(loader,), daemon=True)
+        warming.start()
+        try:
+            result = restore_closure(
+                self.objects,
+                self.layout,
+                manifest,
+                cache,
+                concurrency=self.concurrency,
+                events=self.events,
+            )
+        finally:
+            warming.join()
         if result.bad:
             self._heal(manifest, result.bad, cache)
         guard_cache(cache)
@@ -602,6 +624,13 @@ class ModelStore:
                 free,
                 self.disk_warning_bytes,
             )
+
+
+def _prepare_quietly(loader: Loader[object]) -> None:
+    try:
+        loader.prepare()
+    except Exception as exc:  # noqa: BLE001  # the load itself raises it again, translated
+        logger.debug("model.prepare_failed kind=%s reason=%s", loader.kind, exc)
 
 
 @contextmanager
