@@ -67,6 +67,11 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
             raise AssertionError(f"job did not finish:\n{proc.log_tail(80)}") from exc
         assert meeting["status"] == "done", f"{meeting['error']}\n{proc.log_tail(60)}"
         assert wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, timeout=60)
+        metrics = httpx.get(f"{url}/metrics").text
+        for repo in (PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA):
+            # First load in an empty bucket: from the Hub, then stored.
+            assert f'ivrimeet_model_load_seconds_count{{model="{repo}",source="hf"}} 1.0' in metrics
+        assert 'ivrimeet_job_seconds_count{outcome="done"} 1.0' in metrics
 
         speakers = meeting["speakers"]
         assert isinstance(speakers, list) and speakers

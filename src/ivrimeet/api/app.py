@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -15,7 +16,10 @@ from ivrimeet.api.error_responses import install_error_handlers
 from ivrimeet.api.routes import files, health, meetings, ops, web
 from ivrimeet.api.state import ApiState, ModelReadiness
 from ivrimeet.settings import Settings
-from ivrimeet.worker import EmbeddedWorker, Services, build_services
+from ivrimeet.worker import Services, build_services
+
+if TYPE_CHECKING:
+    from ivrimeet.worker import EmbeddedWorker
 
 __all__ = ["create_app"]
 

@@ -42,7 +42,7 @@ def serve(
     import uvicorn
 
     from ivrimeet.api import create_app
-    from ivrimeet.worker import EmbeddedWorker, build_services
+    from ivrimeet.worker import build_services
 
     settings = load_settings(ctx)
     if settings.ivrimeet_api_token is None:
@@ -57,7 +57,11 @@ def serve(
         logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: binding 127.0.0.1 only")
     bind_host = host or "0.0.0.0"  # noqa: S104  # token set: public bind is the point
     services = build_services(settings)
-    worker = None if no_worker else EmbeddedWorker(settings, services, threads=worker_threads)
+    worker = None
+    if not no_worker:
+        from ivrimeet.worker import EmbeddedWorker
+
+        worker = EmbeddedWorker(settings, services, threads=worker_threads)
     uvicorn.run(
         create_app(settings, services=services, worker=worker),
         host=bind_host,

@@ -8,11 +8,11 @@ the run that claimed the meeting (``Claim.run_id``): a run that was superseded
 from __future__ import annotations
 
 import logging
+import struct
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -65,11 +65,11 @@ MAX_ERROR_CHARS = 4000
 
 def embedding_to_bytes(embedding: Sequence[float]) -> bytes:
     """A voiceprint as stored: float32, little-endian."""
-    return np.asarray(embedding, dtype="<f4").tobytes()
+    return struct.pack(f"<{len(embedding)}f", *embedding)
 
 
 def embedding_from_bytes(data: bytes) -> tuple[float, ...]:
-    return tuple(float(x) for x in np.frombuffer(data, dtype="<f4"))
+    return struct.unpack(f"<{len(data) // 4}f", data)
 
 
 def _as_utc(value: datetime) -> datetime:

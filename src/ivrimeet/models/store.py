@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,6 +141,7 @@ class ModelStore:
         concurrency: int = 8,
         clock: Clock | None = None,
         events: TransferEvents = NO_EVENTS,
+        on_loaded: Callable[[LoadReport], None] | None = None,
     ) -> None:
         self.objects = objects
         self.hub = hub
@@ -151,6 +152,8 @@ class ModelStore:
         self.concurrency = concurrency
         self.clock: Clock = clock or SystemClock()
         self.events = events
+        # Called with every load's report (the worker turns it into metrics).
+        self.on_loaded = on_loaded
         self.leases = Leases(objects, self.layout, self.clock, lease_seconds)
 
     @property
@@ -192,6 +195,8 @@ class ModelStore:
                     loader, repo, revision, cache, refresh=refresh, strict=strict
                 )
             self._log_loaded(loaded.report)
+            if self.on_loaded is not None:
+                self.on_loaded(loaded.report)
             self._warn_if_disk_low()
             yield loaded
 

@@ -21,6 +21,8 @@ from huey.consumer import Consumer
 
 from ivrimeet import db
 from ivrimeet.errors import IvrimeetError
+from ivrimeet.metrics import MODEL_LOAD_SECONDS
+from ivrimeet.models import LoadReport
 from ivrimeet.processing.models import ModelHolder
 from ivrimeet.runtime import model_store
 from ivrimeet.settings import Settings
@@ -36,10 +38,16 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _count_model_load(report: LoadReport) -> None:
+    MODEL_LOAD_SECONDS.labels(model=report.repo, source=report.source).observe(report.seconds)
+
+
 def job_context(settings: Settings, services: Services) -> JobContext:
     """Everything the jobs of this process share; loads nothing yet."""
+    models = model_store(settings, services.store)
+    models.on_loaded = _count_model_load
     holder = ModelHolder(
-        model_store(settings, services.store),
+        models,
         pipeline_repo=settings.diarization_pipeline,
         encoder_repo=settings.embedding_model,
     )
