@@ -15,12 +15,14 @@ from tests.servers.s3 import S3Server
 __all__ = ["files_left", "objects_left", "uploads_left"]
 
 
-def objects_left(server: S3Server, bucket: str, prefix: str = "") -> list[str]:
-    """Keys under ``prefix`` in ``bucket`` (asked directly, not through any proxy)."""
+def objects_left(
+    server: S3Server, bucket: str, prefix: str = "", *, expected: frozenset[str] = frozenset()
+) -> list[str]:
+    """Keys under ``prefix`` in ``bucket`` other than ``expected`` (asked around any proxy)."""
     client = server.admin_client()
     keys: list[str] = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [item["Key"] for item in page.get("Contents", [])]
+        keys += [item["Key"] for item in page.get("Contents", []) if item["Key"] not in expected]
     return ledger.leftovers("objects", keys)
 
 

@@ -1,0 +1,177 @@
+"""The meetings API when S3 or the database fails under it: a 503 that says what failed,
+nothing half-written (no object, no open multipart upload, no row), and recovery without a
+restart once the dependency is back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ivrimeet import db
+from tests.faults import ledger
+from tests.faults.conftest import ProxiedBucket
+from tests.faults.leftovers import objects_left, rows_left, uploads_left
+from tests.faults.proxy import FaultProxy
+from tests.servers.api import API_TOKEN, ApiServer, SettingsFactory, run_api, s3_overrides
+
+MiB = 1024 * 1024
+DB_PASSWORD = "db-password-ivrimeet-do-not-print-42"
+
+
+def wav(size: int) -> bytes:
+    """A RIFF/WAVE header and ``size`` bytes of noise: enough for the upload's sniffing."""
+    header = b"RIFF" + (size + 36).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+    header += bytes.fromhex("0100 0100 803e0000 007d0000 0200 1000".replace(" ", ""))
+    return header + b"data" + size.to_bytes(4, "little") + os.urandom(size)
+
+
+def _api_through(
+    proxied: ProxiedBucket, api_settings: SettingsFactory, **extra: Any
+) -> Iterator[ApiServer]:
+    overrides = s3_overrides(proxied.server, proxied.bucket)
+    overrides["s3_endpoint_url"] = proxied.proxy.url
+    with run_api(api_settings(**overrides, max_upload_bytes=64 * MiB, **extra)) as api:
+        yield api
+
+
+@pytest.fixture
+def api(proxied_moto: ProxiedBucket, api_settings: SettingsFactory) -> Iterator[ApiServer]:
+    yield from _api_through(proxied_moto, api_settings)
+
+
+def _post(api: ApiServer, body: bytes) -> httpx.Response:
+    ledger.upload()
+    with api.client() as client:
+        return client.post("/api/meetings", content=body, headers={"Content-Type": "audio/wav"})
+
+
+def _rows(api: ApiServer) -> list[str]:
+    page = db.list_meetings(api.services.database, limit=100, offset=0)
+    return rows_left([m.id for m in page.items])
+
+
+def test_upload_while_s3_refuses_connections_is_a_503_and_leaves_nothing(
+    api: ApiServer, proxied_moto: ProxiedBucket
+) -> None:
+    proxied_moto.proxy.refuse()
+    ledger.fault("s3 down")
+
+    answer = _post(api, wav(MiB))
+
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["code"] == "storage_unavailable"
+    assert body["message"].startswith(f"Cannot write s3://{proxied_moto.bucket}/audio/")
+    assert "cannot connect to the S3 endpoint" in body["message"]
+    proxied_moto.proxy.accept()
+    assert objects_left(proxied_moto.server, proxied_moto.bucket) == []
+    assert uploads_left(proxied_moto.server, proxied_moto.bucket) == []
+    assert _rows(api) == []
+
+
+def test_upload_whose_parts_stop_getting_through_is_a_503_with_the_upload_aborted(
+    api: ApiServer, proxied_moto: ProxiedBucket
+) -> None:
+    proxied_moto.proxy.cut(64 * 1024, request="partNumber=2", direction="up", times=None)
+
+    answer = _post(api, wav(12 * MiB))
+
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "storage_unavailable"
+    assert proxied_moto.proxy.faults >= 2, "the part was retried before giving up"
+    assert objects_left(proxied_moto.server, proxied_moto.bucket) == []
+    assert uploads_left(proxied_moto.server, proxied_moto.bucket) == []
+    assert _rows(api) == []
+
+
+def test_upload_with_one_part_cut_once_is_retried_and_stored_whole(
+    api: ApiServer, proxied_moto: ProxiedBucket
+) -> None:
+    recording = wav(12 * MiB)
+    proxied_moto.proxy.cut(64 * 1024, request="partNumber=2", direction="up", times=1)
+
+    answer = _post(api, recording)
+
+    assert answer.status_code == 201, answer.text
+    meeting = answer.json()["id"]
+    stored = proxied_moto.admin().get_object(
+        Bucket=proxied_moto.bucket, Key=f"audio/{meeting}/original.wav"
+    )
+    if stored["Body"].read() != recording:
+        ledger.corrupt_load()
+        pytest.fail("the stored recording differs from the upload")
+    assert uploads_left(proxied_moto.server, proxied_moto.bucket) == []
+
+
+# --- the database going away -------------------------------------------------------------
+
+
+@pytest.fixture
+def db_proxy(postgres_url: str, fault_proxy: Callable[[int], FaultProxy]) -> tuple[FaultProxy, str]:
+    """A proxy in front of PostgreSQL and a DATABASE_URL through it (a fresh schema).
+
+    The URL carries a password (the server trusts local connections and ignores it),
+    so answers can be checked for it.
+    """
+    proxy = fault_proxy(5432)
+    return proxy, postgres_url.replace(
+        "postgres@127.0.0.1:5432", f"postgres:{DB_PASSWORD}@127.0.0.1:{proxy.port}"
+    )
+
+
+def test_database_down_is_a_503_and_the_api_recovers_without_a_restart(
+    moto_s3: Any, api_settings: SettingsFactory, db_proxy: tuple[FaultProxy, str]
+) -> None:
+    proxy, url = db_proxy
+    bucket = moto_s3.new_bucket().bucket
+    settings = api_settings(**s3_overrides(moto_s3, bucket), database_url=url)
+    with run_api(settings) as api, api.client() as client:
+        assert client.get("/api/meetings").status_code == 200
+
+        proxy.refuse()  # every open connection is reset and no new one gets through
+        ledger.fault("database down")
+        down_list = client.get("/api/meetings")
+        down_upload = _post(api, wav(MiB))
+
+        proxy.accept()
+        up_list = client.get("/api/meetings")
+        up_upload = _post(api, wav(MiB))
+
+    assert down_list.status_code == 503, down_list.text
+    assert down_list.json()["code"] == "database_unavailable"
+    assert down_upload.status_code == 503, down_upload.text
+    assert down_upload.json()["code"] == "database_unavailable"
+    assert up_list.status_code == 200, up_list.text
+    assert up_upload.status_code == 201, up_upload.text
+    meeting = up_upload.json()["id"]
+    # The upload refused while the database was down left no recording behind.
+    assert (
+        objects_left(moto_s3, bucket, expected=frozenset({f"audio/{meeting}/original.wav"})) == []
+    )
+    for answer in (down_list, down_upload):
+        assert DB_PASSWORD not in answer.text
+        assert "***" in answer.json()["message"], "the URL is shown with its password hidden"
+
+
+def test_api_without_token_wrong_token_or_token_in_query_is_refused(api: ApiServer) -> None:
+    with httpx.Client(base_url=api.url, timeout=10) as anonymous:
+        missing = anonymous.get("/api/meetings")
+        wrong = anonymous.get("/api/meetings", headers={"Authorization": "Bearer nope"})
+        query = anonymous.get("/api/meetings", params={"token": API_TOKEN})
+        query_and_header = anonymous.get(
+            "/api/meetings",
+            params={"access_token": API_TOKEN},
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        )
+
+    for answer in (missing, wrong, query, query_and_header):
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+        assert API_TOKEN not in answer.text
+    assert missing.json()["message"].startswith("This request needs the API token.")
+    assert query.json()["message"].startswith("API tokens in the query string are refused.")
+    assert query_and_header.json()["message"].startswith("API tokens in the query string")
