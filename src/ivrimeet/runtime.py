@@ -79,6 +79,7 @@ def model_store(
         tmp_dir=settings.tmp_dir,
         disk_warning_bytes=settings.disk_warning_bytes,
         concurrency=settings.transfer_concurrency,
+        cache_max_bytes=settings.model_cache_max_bytes,
         events=events,
     )
 

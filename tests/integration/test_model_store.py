@@ -3,6 +3,7 @@ the Hub stand-in, and a bucket (local folder store and moto)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -206,8 +207,6 @@ def test_corrupted_blob_is_refused_and_healed_from_hub(
 
     assert loaded.report.healed == 1
     assert local_objects.get_bytes(key) != bytes(body), "the bucket copy is replaced"
-    import hashlib
-
     assert hashlib.sha256(local_objects.get_bytes(key)).hexdigest() == weights["sha256"]
 
 
@@ -273,3 +272,47 @@ def test_bucket_and_hub_down_raise_one_error_naming_both(
     assert unreachable_objects.location in message
     assert hub_client.endpoint in message
     assert "TEST_SECRET" not in message and "ivrimeet-test-secret" not in message
+
+
+def test_cache_budget_keeps_verified_blobs_for_the_next_load(
+    local_objects: LocalStore, hub_client: StandInHub, tmp_dir: Path
+) -> None:
+    store = make_store(local_objects, hub_client, tmp_dir, cache_max_bytes=64 * 1024 * 1024)
+    with materialize(store, SAFETENSORS):
+        pass
+    kept = sorted(p.name for p in (tmp_dir / "ivrimeet-blobcache").iterdir())
+    manifest = _stored_manifest(local_objects, SAFETENSORS, hub_client)
+    assert kept == sorted({f["sha256"] for f in manifest["files"]})  # type: ignore[attr-defined]
+    local_objects.delete_prefix("models/blobs/")
+    hub_client.outage = True
+
+    with materialize(store, SAFETENSORS) as model:
+        assert (model.snapshot / "model.safetensors").read_bytes()
+
+    assert [p.name for p in tmp_dir.iterdir()] == ["ivrimeet-blobcache"]
+
+
+def test_cache_budget_is_respected_and_a_damaged_local_copy_is_refetched(
+    local_objects: LocalStore, hub_client: StandInHub, tmp_dir: Path
+) -> None:
+    manifest_store = make_store(local_objects, hub_client, tmp_dir)
+    with materialize(manifest_store, SAFETENSORS):
+        pass
+    manifest = _stored_manifest(local_objects, SAFETENSORS, hub_client)
+    sizes = {f["sha256"]: f["size"] for f in manifest["files"]}  # type: ignore[attr-defined]
+    budget = sum(sizes.values()) - 1  # everything but not quite: the biggest must go
+    store = make_store(local_objects, hub_client, tmp_dir, cache_max_bytes=budget)
+
+    with materialize(store, SAFETENSORS):
+        pass
+    cache = tmp_dir / "ivrimeet-blobcache"
+    assert sum(p.stat().st_size for p in cache.iterdir()) <= budget
+    victim = next(cache.iterdir())
+    damaged = bytearray(victim.read_bytes())
+    damaged[0] ^= 0xFF
+    victim.write_bytes(bytes(damaged))
+
+    with materialize(store, SAFETENSORS) as model:
+        restored = model.cache_dir / "models--ivrimeet-test--safetensors-tiny" / "blobs"
+        assert (restored / victim.name).read_bytes() != bytes(damaged)
+        assert hashlib.sha256((restored / victim.name).read_bytes()).hexdigest() == victim.name

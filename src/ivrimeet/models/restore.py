@@ -33,6 +33,7 @@ from pathlib import Path
 from ivrimeet.errors import DiskFullError, ObjectNotFoundError, StorageUnavailableError
 from ivrimeet.models.closure import cache_folder_name, hash_file
 from ivrimeet.models.layout import BucketLayout
+from ivrimeet.models.localcache import LocalBlobCache
 from ivrimeet.models.manifest import Manifest, ManifestFile
 from ivrimeet.models.progress import NO_EVENTS, TransferEvents
 from ivrimeet.objects.store import ObjectStore
@@ -104,6 +105,7 @@ def restore_closure(
     *,
     concurrency: int = 8,
     events: TransferEvents = NO_EVENTS,
+    local: LocalBlobCache | None = None,
 ) -> RestoreResult:
     """Fetch and verify every blob of ``manifest`` into ``cache_dir``, then link snapshots and refs.
 
@@ -124,9 +126,14 @@ def restore_closure(
 
     def one(sha256: str) -> BadBlob | None:
         first = blob_path(cache_dir, owners[sha256][0], sha256)
-        problem = _fetch_verified(
-            objects, layout.blob(sha256), sha256, sizes[sha256], first, events
-        )
+        if local is not None and local.take(sha256, sizes[sha256], first):
+            events.advanced(sizes[sha256])
+            problem = None
+        else:
+            key = layout.blob(sha256)
+            problem = _fetch_verified(objects, key, sha256, sizes[sha256], first, events)
+            if problem is None and local is not None:
+                local.keep(sha256, first)
         if problem is not None:
             return BadBlob(sha256=sha256, size=sizes[sha256], problem=problem)
         for repo in owners[sha256][1:]:

@@ -51,6 +51,7 @@ from ivrimeet.models.hub import HubAccess, download_file, resolve_commit
 from ivrimeet.models.layout import BucketLayout
 from ivrimeet.models.lease import Lease, Leases
 from ivrimeet.models.loaders import Loader
+from ivrimeet.models.localcache import BLOB_CACHE_NAME, LocalBlobCache
 from ivrimeet.models.manifest import Manifest, ManifestRef, ModelKind
 from ivrimeet.models.progress import NO_EVENTS, TransferEvents
 from ivrimeet.models.repo_ids import (
@@ -125,6 +126,8 @@ class ModelStore:
     - ``lease_seconds``: how long a fill lease lasts before others may take over;
     - ``wait_seconds``: how long to wait for another process's fill before giving up;
     - ``concurrency``: parallel blob transfers;
+    - ``cache_max_bytes``: keep verified blobs under ``tmp_dir`` up to this many
+      bytes for later loads (``MODEL_CACHE_MAX_BYTES``; 0 keeps nothing);
     - ``clock`` and ``events``: injectable time and progress callbacks.
     """
 
@@ -139,6 +142,7 @@ class ModelStore:
         lease_seconds: float = 600.0,
         wait_seconds: float = 1800.0,
         concurrency: int = 8,
+        cache_max_bytes: int = 0,
         clock: Clock | None = None,
         events: TransferEvents = NO_EVENTS,
         on_loaded: Callable[[LoadReport], None] | None = None,
@@ -155,6 +159,11 @@ class ModelStore:
         # Called with every load's report (the worker turns it into metrics).
         self.on_loaded = on_loaded
         self.leases = Leases(objects, self.layout, self.clock, lease_seconds)
+        self.local = (
+            LocalBlobCache(tmp_dir / BLOB_CACHE_NAME, cache_max_bytes)
+            if cache_max_bytes > 0
+            else None
+        )
 
     @property
     def location(self) -> str:
@@ -373,6 +382,7 @@ class ModelStore:
                 cache,
                 concurrency=self.concurrency,
                 events=self.events,
+                local=self.local,
             )
         finally:
             warming.join()
@@ -501,6 +511,9 @@ class ModelStore:
         stored = False
         if store:
             stored = self._store(manifest, cache, revision, strict=strict)
+        if self.local is not None:
+            for sha256, path in _local_blobs(manifest, cache).items():
+                self.local.keep(sha256, path)
         report = LoadReport(
             repo=repo,
             revision=revision,
@@ -543,13 +556,10 @@ class ModelStore:
     def _store(self, manifest: Manifest, cache: Path, revision: str, *, strict: bool) -> bool:
         """Upload blobs, then the manifest (create-only, last), then the ref."""
         what = f"{manifest.repo}@{manifest.commit}"
-        blobs: dict[str, LocalBlob] = {}
-        for entry in manifest.files:
-            if entry.sha256 not in blobs:
-                path = (
-                    cache / cache_folder_name(entry.repo) / "snapshots" / entry.commit / entry.path
-                )
-                blobs[entry.sha256] = LocalBlob(entry.sha256, entry.size, path.resolve())
+        blobs = {
+            sha256: LocalBlob(sha256, manifest.blobs[sha256], path)
+            for sha256, path in _local_blobs(manifest, cache).items()
+        }
         key = self.layout.manifest(manifest.repo, manifest.commit)
         try:
             result = upload_blobs(
@@ -629,6 +639,16 @@ class ModelStore:
                 free,
                 self.disk_warning_bytes,
             )
+
+
+def _local_blobs(manifest: Manifest, cache: Path) -> dict[str, Path]:
+    """Where each unique body of a filled closure is on disk: sha256 -> path."""
+    found: dict[str, Path] = {}
+    for entry in manifest.files:
+        if entry.sha256 not in found:
+            snapshot = cache / cache_folder_name(entry.repo) / "snapshots" / entry.commit
+            found[entry.sha256] = (snapshot / entry.path).resolve()
+    return found
 
 
 def _prepare_quietly(loader: Loader[object]) -> None:
