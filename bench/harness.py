@@ -258,6 +258,9 @@ class Tool:
     stdin_from: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     after: Callable[[], None] | None = None
+    # The peak RSS to report instead of the tool process's own (e.g. a server's),
+    # read right after each run and before ``after``.
+    peak_rss_mib: Callable[[], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,8 @@ def run_case(
     def once(tool: Tool) -> Sample:
         os.sync()
         sample = measure(tool.argv, ctx.server.env(**tool.env), tool.stdin_from)
+        if tool.peak_rss_mib is not None:
+            sample = Sample(sample.seconds, sample.cpu_seconds, tool.peak_rss_mib())
         if tool.after:
             tool.after()
         return sample
