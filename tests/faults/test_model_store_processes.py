@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -214,5 +216,18 @@ def test_eight_cold_starts_through_a_fifth_of_connections_cut_all_load_or_fail_c
     objects = _direct(proxied_moto)
     assert objects.exists(LAYOUT.manifest(repo.repo_id, repo.commit))
     assert verify_bucket(objects) == []
+    verify = subprocess.run(
+        ["ivrimeet", "models", "verify", "--no-progress"],
+        env={
+            **os.environ,
+            **_env(proxied_moto, proxied_moto.server.endpoint_url, hub.endpoint, tmp_dir),
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
     assert uploads_left(proxied_moto.server, proxied_moto.bucket) == []
     assert files_left(tmp_dir) == []
