@@ -316,3 +316,50 @@ def test_cache_budget_is_respected_and_a_damaged_local_copy_is_refetched(
         restored = model.cache_dir / "models--ivrimeet-test--safetensors-tiny" / "blobs"
         assert (restored / victim.name).read_bytes() != bytes(damaged)
         assert hashlib.sha256((restored / victim.name).read_bytes()).hexdigest() == victim.name
+
+
+class _ReadOnlyStore(LocalStore):
+    """A bucket these credentials may read but not write (s3:PutObject denied)."""
+
+    def _denied(self, key: str) -> PermissionDeniedError:
+        return PermissionDeniedError(f"Cannot write {key}: AccessDenied.")
+
+    def put(self, key, body, **options):  # type: ignore[no-untyped-def,override]
+        raise self._denied(key)
+
+    def put_if_absent(self, key, data, **options):  # type: ignore[no-untyped-def,override]
+        raise self._denied(key)
+
+
+def test_read_only_bucket_still_loads_from_hub_with_warnings(
+    tmp_path: Path, hub_client: StandInHub, tmp_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    objects = _ReadOnlyStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    store = make_store(objects, hub_client, tmp_dir)
+
+    with caplog.at_level("WARNING"), materialize(store, SAFETENSORS) as model:
+        assert (model.snapshot / "model.safetensors").is_file()
+
+    events = [r.getMessage().split()[0] for r in caplog.records if r.levelname == "WARNING"]
+    assert "model.lease_failed" in events and "model.store_failed" in events
+    assert list(objects.list("models/")) == []
+
+
+def test_restore_uses_no_more_disk_than_the_model_and_leaves_nothing(
+    local_objects: LocalStore, hub_client: StandInHub, tmp_dir: Path
+) -> None:
+    store = make_store(local_objects, hub_client, tmp_dir)
+    with materialize(store, SAFETENSORS):
+        pass
+    manifest = _stored_manifest(local_objects, SAFETENSORS, hub_client)
+    model_bytes = sum(f["size"] for f in manifest["files"])  # type: ignore[attr-defined]
+
+    with materialize(store, SAFETENSORS) as model:
+        on_disk = sum(
+            p.stat().st_size
+            for p in model.cache_dir.rglob("*")
+            if p.is_file() and not p.is_symlink()
+        )
+
+    assert model_bytes <= on_disk <= model_bytes + 64 * 1024 * 1024
+    assert list(tmp_dir.iterdir()) == []

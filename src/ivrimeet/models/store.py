@@ -279,6 +279,18 @@ class ModelStore:
                 return self._from_hub(
                     loader, repo, revision, target, cache, started, store=True, strict=strict
                 )
+            except (UnavailableError, AccessError) as exc:
+                # E.g. read-only credentials: the model still loads; storing it is tried
+                # (and warned about) after the fill.
+                logger.warning(
+                    "model.lease_failed repo=%s location=%s filling_independently=true reason=%s",
+                    repo,
+                    self.location,
+                    exc.summary,
+                )
+                return self._from_hub(
+                    loader, repo, revision, target, cache, started, store=True, strict=strict
+                )
             if lease is not None:
                 try:
                     # Someone may have finished between our lookup and the lease.
