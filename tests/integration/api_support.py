@@ -77,3 +77,23 @@ def send_then_hang_up(api: ApiServer, headers: dict[str, str], body: bytes) -> s
 
 def object_keys(api: ApiServer, prefix: str = "") -> list[str]:
     return [info.key for info in api.services.store.list(prefix)]
+
+
+def read_response(sock: socket.socket) -> tuple[str, bytes]:
+    """The status line and body of the HTTP response on ``sock`` (by its Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return lines[0], body
