@@ -324,10 +324,10 @@ class _ReadOnlyStore(LocalStore):
     def _denied(self, key: str) -> PermissionDeniedError:
         return PermissionDeniedError(f"Cannot write {key}: AccessDenied.")
 
-    def put(self, key, body, **options):  # type: ignore[no-untyped-def,override]
+    def put(self, key, body, **options):  # type: ignore[no-untyped-def]
         raise self._denied(key)
 
-    def put_if_absent(self, key, data, **options):  # type: ignore[no-untyped-def,override]
+    def put_if_absent(self, key, data, **options):  # type: ignore[no-untyped-def]
         raise self._denied(key)
 
 

@@ -115,7 +115,7 @@ class _RacingStore(LocalStore):
 def test_losing_the_create_only_race_means_waiting(tmp_path: Path, clock: FakeClock) -> None:
     objects = _RacingStore(tmp_path / "bucket", signing_key=b"k" * 32)
 
-    assert _leases(objects, clock).acquire(REPO, "main") is None  # type: ignore[arg-type]
+    assert _leases(objects, clock).acquire(REPO, "main") is None
     with pytest.raises(AlreadyExistsError):
         objects.put_if_absent(f"{PREFIX}0", b"x")
 
@@ -129,7 +129,7 @@ def test_server_without_create_only_puts_is_reported(tmp_path: Path, clock: Fake
     objects = _NoCreateOnly(tmp_path / "bucket", signing_key=b"k" * 32)
 
     with pytest.raises(CreateOnlyUnsupportedError):
-        _leases(objects, clock).acquire(REPO, "main")  # type: ignore[arg-type]
+        _leases(objects, clock).acquire(REPO, "main")
 
 
 def test_unreadable_lease_counts_as_expired(objects: LocalStore, clock: FakeClock) -> None:
