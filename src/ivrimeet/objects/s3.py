@@ -298,11 +298,24 @@ class S3Store:
             error = s3_errors.translate_client_error(
                 exc, operation="AbortMultipartUpload", bucket=self.bucket, key=key
             )
-            logger.warning("object.abort_failed key=%s error=%s", key, error.summary)
+            self._abort_failed(key, upload_id, error.summary)
         except BotoCoreError as exc:
-            logger.warning("object.abort_failed key=%s error=%s", key, type(exc).__name__)
+            self._abort_failed(key, upload_id, type(exc).__name__)
         else:
             logger.info("object.aborted key=%s", key)
+
+    def _abort_failed(self, key: str, upload_id: str, reason: str) -> None:
+        # The server is gone or refusing: its parts stay (and cost) until something aborts
+        # them. Say which upload, and what will clean it up, so an operator can act.
+        logger.warning(
+            "object.abort_failed key=%s bucket=%s upload_id=%s error=%s note=%s",
+            key,
+            self.bucket,
+            upload_id,
+            reason,
+            "the upload stays open until the bucket lifecycle rule (ivrimeet setup-bucket) "
+            "aborts it",
+        )
 
     def put_if_absent(
         self, key: str, data: bytes, *, content_type: str | None = None
