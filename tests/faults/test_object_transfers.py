@@ -176,11 +176,6 @@ def test_upload_while_s3_is_down_fails_at_once_and_creates_nothing(
     assert uploads_left(proxied_moto.server, proxied_moto.bucket) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: S3Store._abort logs 'object.abort_failed ... error=ConnectionClosedError' "
-    "without saying the upload stays open until the bucket's lifecycle rule removes it",
-)
 def test_upload_when_s3_dies_after_the_first_part_warns_that_the_upload_stays_open(
     proxied_moto: ProxiedBucket, caplog: pytest.LogCaptureFixture
 ) -> None:
