@@ -62,8 +62,12 @@ function speakerCard(speaker, color, total, actions) {
       "div",
       { class: "speaker-head" },
       h("span", { class: "swatch", "aria-hidden": "true" }),
-      h("h3", { class: "speaker-name", id: nameId }, name),
-      speaker.name ? h("span", { class: "speaker-label" }, prettyLabel(speaker.label)) : null,
+      h(
+        "div",
+        { class: "speaker-title" },
+        h("h3", { class: "speaker-name", id: nameId }, name),
+        speaker.name ? h("span", { class: "speaker-label" }, prettyLabel(speaker.label)) : null,
+      ),
       renameButton,
     ),
     h(
