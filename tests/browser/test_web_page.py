@@ -209,6 +209,7 @@ def test_a_recording_uploaded_through_the_page_can_be_followed_heard_named_and_d
     dialog.get_by_role("button", name="Delete meeting").click()
     expect(page.get_by_role("heading", name="Meetings", exact=True)).to_be_visible()
     expect(page.locator(".meeting-row", has_text=title)).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     with served.api() as api:
         assert api.get(f"/api/meetings/{meeting_id}").status_code == 404
 

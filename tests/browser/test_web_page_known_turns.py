@@ -210,3 +210,9 @@ def test_the_timeline_draws_each_known_turn_where_it_is_and_a_named_voice_is_rec
         if not SCREENSHOT.exists() or os.environ.get("UPDATE_SCREENSHOTS") == "1":
             SCREENSHOT.parent.mkdir(exist_ok=True)
             SCREENSHOT.write_bytes((tmp_path / "meeting-page.png").read_bytes())
+
+        # The same page at phone width: nothing wider than the screen.
+        page.set_viewport_size({"width": 375, "height": 800})
+        expect(lanes.first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=tmp_path / "meeting-page-phone.png", full_page=True)
