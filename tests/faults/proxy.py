@@ -255,9 +255,11 @@ class FaultProxy:
                 if self._latency:
                     await asyncio.sleep(self._latency)
                 if keep:
+                    # Counted before writing: a test reading the counters after its client
+                    # got the last byte must see that byte counted.
+                    self._count(conn, direction, keep)
                     sink.write(data[:keep])
                     await sink.drain()
-                    self._count(conn, direction, keep)
                 if action == "cut":
                     self._abort(conn)
                     return

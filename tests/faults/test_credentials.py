@@ -190,6 +190,7 @@ def test_doctor_names_a_missing_bucket_and_how_to_create_it(
     ]
 
 
+@pytest.mark.slow  # botocore's retries against a dead endpoint: ~15 s
 def test_doctor_with_s3_down_names_the_endpoint(
     moto_s3: S3Server, monkeypatch: pytest.MonkeyPatch, fault_proxy: Any
 ) -> None:

@@ -54,6 +54,7 @@ def _rows(api: ApiServer) -> list[str]:
     return rows_left([m.id for m in page.items])
 
 
+@pytest.mark.slow  # botocore's retries against a dead endpoint: ~15 s
 def test_upload_while_s3_refuses_connections_is_a_503_and_leaves_nothing(
     api: ApiServer, proxied_moto: ProxiedBucket
 ) -> None:
@@ -73,6 +74,7 @@ def test_upload_while_s3_refuses_connections_is_a_503_and_leaves_nothing(
     assert _rows(api) == []
 
 
+@pytest.mark.slow  # botocore's retries against a dead endpoint: ~15 s
 def test_upload_whose_parts_stop_getting_through_is_a_503_with_the_upload_aborted(
     api: ApiServer, proxied_moto: ProxiedBucket
 ) -> None:

@@ -101,6 +101,7 @@ def test_model_loads_failing_every_way_never_show_the_keys_or_the_hub_token(
         assert_clean("an exception", exception_texts(exc))
 
 
+@pytest.mark.slow  # botocore's retries against a dead endpoint: ~15 s
 def test_api_answers_and_logs_never_show_the_token_keys_or_database_password(
     proxied_moto: ProxiedBucket,
     api_settings: SettingsFactory,
@@ -149,6 +150,7 @@ def test_api_answers_and_logs_never_show_the_token_keys_or_database_password(
     )
 
 
+@pytest.mark.slow  # botocore's retries against a dead endpoint: ~15 s
 def test_the_cli_in_a_real_process_never_prints_the_keys(moto_s3: S3Server, tmp_path: Path) -> None:
     bucket = moto_s3.new_bucket().bucket
     env = {
