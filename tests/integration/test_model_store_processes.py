@@ -13,7 +13,7 @@ import pytest
 
 from ivrimeet.models.layout import BucketLayout
 from tests.hubrepos import PIPELINE, SAFETENSORS, SPEECHBRAIN_ECAPA
-from tests.integration.model_store_support import REPO_ROOT, downloads, run_child
+from tests.integration.model_store_support import REPO_ROOT, downloads
 from tests.servers.hub import TEST_TOKEN, StandInHub
 from tests.servers.s3 import S3Server
 from tests.waiting import wait_until
@@ -61,26 +61,6 @@ PIPELINE_SCRIPT = _script(
     "load_diarization_pipeline",
     "load_diarization_pipeline(store, settings.diarization_pipeline)",
 )
-
-
-def test_fresh_process_loads_pipeline_from_bucket_with_zero_hub_requests(
-    moto_s3: S3Server, hub: StandInHub, tmp_path: Path
-) -> None:
-    bucket = moto_s3.new_bucket("models")
-    tmp_dir = tmp_path / "tmp"
-    env = _env(moto_s3, bucket.bucket, hub, tmp_dir)
-    first = run_child(PIPELINE_SCRIPT, env=env, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert downloads(hub)
-    hub.reset()
-    hub.outage = True
-
-    second = run_child(PIPELINE_SCRIPT, env=env, cwd=tmp_path)
-
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "LOADED SpeakerDiarization" in second.stdout
-    assert hub.requests == []
-    assert list(tmp_dir.iterdir()) == []
 
 
 BARRIER_SCRIPT = """

@@ -17,6 +17,7 @@ from ivrimeet.objects import LocalStore
 from tests.hubrepos import PIPELINE, SAFETENSORS, SPEECHBRAIN_ECAPA
 from tests.integration.model_store_support import REPO_ROOT
 from tests.servers.hub import TEST_TOKEN, StandInHub
+from tests.servers.s3 import S3Server
 
 LAYOUT = BucketLayout("models/")
 
@@ -129,11 +130,20 @@ def test_rm_of_hostile_repo_id_is_refused(cli_env: dict[str, str]) -> None:
 
 
 @pytest.mark.slow
-def test_models_warm_in_a_fresh_process_loads_from_bucket_without_hub(
-    cli_env: dict[str, str], hub: StandInHub, tmp_path: Path
+def test_models_warm_in_a_fresh_process_loads_from_s3_without_hub(
+    cli_env: dict[str, str], hub: StandInHub, moto_s3: S3Server, tmp_path: Path
 ) -> None:
-    env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO_ROOT)}
-    command = [sys.executable, "-m", "ivrimeet.cli.main", "models", "warm", "--no-progress"]
+    bucket = moto_s3.new_bucket("warm")
+    env = {
+        **os.environ,
+        **cli_env,
+        "S3_BUCKET": bucket.bucket,
+        "S3_ENDPOINT_URL": moto_s3.endpoint_url,
+        "S3_REGION": moto_s3.region,
+        "AWS_ACCESS_KEY_ID": moto_s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": moto_s3.secret_key,
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     script = "from ivrimeet.cli.main import main; main()"
     command = [sys.executable, "-c", script, "models", "warm", "--no-progress"]
     first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
@@ -148,5 +158,6 @@ def test_models_warm_in_a_fresh_process_loads_from_bucket_without_hub(
     assert second.stdout.count("bucket") == 2
     assert hub.requests == []
     assert "model.loaded" in second.stderr and "source=s3" in second.stderr
-    assert TEST_TOKEN not in first.stdout + first.stderr + second.stdout + second.stderr
+    printed = first.stdout + first.stderr + second.stdout + second.stderr
+    assert TEST_TOKEN not in printed and moto_s3.secret_key not in printed
     assert list(Path(cli_env["IVRIMEET_TMP_DIR"]).iterdir()) == []
