@@ -161,3 +161,29 @@ def test_models_warm_in_a_fresh_process_loads_from_s3_without_hub(
     printed = first.stdout + first.stderr + second.stdout + second.stderr
     assert TEST_TOKEN not in printed and moto_s3.secret_key not in printed
     assert list(Path(cli_env["IVRIMEET_TMP_DIR"]).iterdir()) == []
+
+
+def test_refresh_stores_the_new_commit_beside_the_pinned_one(
+    cli_env: dict[str, str], hub: StandInHub, hub_repo_folders: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+    import uuid
+
+    repo = f"ivrimeet-test/refresh-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "repo"
+    shutil.copytree(hub_repo_folders[SAFETENSORS], folder)
+    old = hub.publish(repo, folder)
+    assert _run("pull", repo, "--no-progress").exit_code == 0
+    (folder / "config.json").write_text('{"changed": true}\n')
+    new = hub.publish(repo, folder)
+
+    pinned = _run("pull", repo, "--no-progress")
+    refreshed = _run("pull", repo, "--refresh", "--no-progress")
+    listed = _run("list", repo)
+
+    assert old != new
+    assert f"-> {old}: already in" in pinned.output
+    assert refreshed.exit_code == 0 and f"-> {new}: stored from Hugging Face" in refreshed.output
+    assert old in listed.output and new in listed.output
+    bucket = _bucket(cli_env)
+    assert bucket.get_bytes(LAYOUT.ref(repo, "main")).decode() == new

@@ -229,11 +229,12 @@ class ModelStore:
             bucket_problem = exc
             logger.warning(
                 "model.bucket_unavailable repo=%s revision=%s location=%s "
-                "falling_back=huggingface reason=%s",
+                "falling_back=huggingface reason=%s hint=%s",
                 repo,
                 revision,
                 self.location,
                 exc.summary,
+                exc.hints[0] if exc.hints else "",
             )
         if manifest is not None:
             if target is not None:
@@ -283,10 +284,12 @@ class ModelStore:
                 # E.g. read-only credentials: the model still loads; storing it is tried
                 # (and warned about) after the fill.
                 logger.warning(
-                    "model.lease_failed repo=%s location=%s filling_independently=true reason=%s",
+                    "model.lease_failed repo=%s location=%s filling_independently=true "
+                    "reason=%s hint=%s",
                     repo,
                     self.location,
                     exc.summary,
+                    exc.hints[0] if exc.hints else "",
                 )
                 return self._from_hub(
                     loader, repo, revision, target, cache, started, store=True, strict=strict
