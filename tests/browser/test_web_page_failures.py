@@ -1,4 +1,4 @@
-"""A meeting whose processing fails: the page says why and can start it again."""
+"""A meeting whose processing fails: the page says why, can start it again, and delete it."""
 
 from __future__ import annotations
 
@@ -55,3 +55,15 @@ def test_a_recording_that_cannot_be_decoded_shows_the_reason_and_can_be_processe
         expect(page.locator("#meeting-status")).to_have_text("Queued")
         with api.client() as client:
             assert client.get(f"/api/meetings/{meeting_id}").json()["status"] == "queued"
+
+        # Deleting from the list asks first; keeping it changes nothing.
+        page.get_by_role("link", name="← All meetings").click()
+        row.get_by_role("button", name="Delete minutes").click()
+        page.get_by_role("dialog").get_by_role("button", name="Keep it").click()
+        expect(page.get_by_role("dialog")).to_be_hidden()
+        expect(row).to_be_visible()
+        row.get_by_role("button", name="Delete minutes").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete meeting").click()
+        expect(row).to_have_count(0)
+        with api.client() as client:
+            assert client.get(f"/api/meetings/{meeting_id}").status_code == 404
