@@ -106,7 +106,7 @@ def served_ivrimeet(
 
 def assert_accessible(page: Any, where: str) -> None:
     """axe-core (WCAG 2 A/AA rules, colour contrast included) finds nothing on ``page``."""
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     violations = Axe().run(page).response["violations"]
     found = [
