@@ -36,6 +36,7 @@ from ivrimeet.objects.store import ObjectInfo, ProgressCallback, validate_key, v
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 __all__ = ["MIN_PART_SIZE", "S3Store"]
 
@@ -195,24 +196,21 @@ class S3Store:
         content_type: str | None,
         progress: ProgressCallback | None,
     ) -> ObjectInfo:
-        create: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        # Parts carry CRC32 checksums (botocore's default) that S3 verifies; the upload
+        # is declared CRC32 so Complete can list them, as s3transfer does.
+        create: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ChecksumAlgorithm": "CRC32"}
         if content_type:
             create["ContentType"] = content_type
         with self._translated("CreateMultipartUpload", key):
             upload_id = self._client.create_multipart_upload(**create)["UploadId"]
         try:
-            etags, size = self._upload_parts(key, upload_id, parts, progress)
+            done, size = self._upload_parts(key, upload_id, parts, progress)
             with self._translated("CompleteMultipartUpload", key):
                 answer = self._client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=key,
                     UploadId=upload_id,
-                    MultipartUpload={
-                        "Parts": [
-                            {"PartNumber": number, "ETag": etag}
-                            for number, etag in sorted(etags.items())
-                        ]
-                    },
+                    MultipartUpload={"Parts": [done[number] for number in sorted(done)]},
                 )
         except BaseException:
             self._abort(key, upload_id)
@@ -227,16 +225,16 @@ class S3Store:
         upload_id: str,
         parts: Iterator[bytearray],
         progress: ProgressCallback | None,
-    ) -> tuple[dict[int, str], int]:
-        """Upload every part, at most ``upload_concurrency`` in flight; (etags, total bytes)."""
-        etags: dict[int, str] = {}
+    ) -> tuple[dict[int, CompletedPartTypeDef], int]:
+        """Upload every part, at most ``upload_concurrency`` in flight; (parts, total bytes)."""
+        uploaded: dict[int, CompletedPartTypeDef] = {}
         size = 0
-        in_flight: set[Future[tuple[int, str, int]]] = set()
+        in_flight: set[Future[tuple[CompletedPartTypeDef, int]]] = set()
 
-        def harvest(done: set[Future[tuple[int, str, int]]]) -> None:
+        def harvest(done: set[Future[tuple[CompletedPartTypeDef, int]]]) -> None:
             for future in done:
-                number, etag, length = future.result()
-                etags[number] = etag
+                part, length = future.result()
+                uploaded[part["PartNumber"]] = part
                 if progress:
                     progress(length)
 
@@ -265,11 +263,11 @@ class S3Store:
             # On failure: drop queued parts and wait for running ones, so no part
             # lands after the abort that follows.
             pool.shutdown(wait=True, cancel_futures=True)
-        return etags, size
+        return uploaded, size
 
     def _upload_part(
         self, key: str, upload_id: str, number: int, part: bytearray
-    ) -> tuple[int, str, int]:
+    ) -> tuple[CompletedPartTypeDef, int]:
         with self._translated("UploadPart", key):
             answer = self._client.upload_part(
                 Bucket=self.bucket,
@@ -279,7 +277,10 @@ class S3Store:
                 Body=part,  # type: ignore[arg-type]  # botocore takes bytearray (validate.py)
             )
         logger.debug("object.part key=%s part=%d bytes=%d", key, number, len(part))
-        return number, answer["ETag"], len(part)
+        completed: CompletedPartTypeDef = {"PartNumber": number, "ETag": answer["ETag"]}
+        if answer.get("ChecksumCRC32"):
+            completed["ChecksumCRC32"] = answer["ChecksumCRC32"]
+        return completed, len(part)
 
     def _abort(self, key: str, upload_id: str) -> None:
         """Abort a multipart upload; never raises, so the original error stays visible."""
