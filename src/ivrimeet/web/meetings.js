@@ -94,6 +94,14 @@ class MeetingsList {
   }
 
   render() {
+    // Polling re-renders only on change, so screen-reader and keyboard users keep their place.
+    const signature = JSON.stringify([
+      this.total,
+      this.items.map((m) => [m.id, m.status, m.title, m.error, m.duration_seconds]),
+      [...this.speakerCounts],
+    ]);
+    if (signature === this.signature) return;
+    this.signature = signature;
     const list = $("meetings-list");
     const focusedId = document.activeElement?.closest?.("[data-meeting-id]")?.dataset.meetingId;
     const focusedClass = document.activeElement?.className;
