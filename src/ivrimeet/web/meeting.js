@@ -102,6 +102,7 @@ class MeetingView {
       }
       this.renderResult();
     } else {
+      $("meeting-result").hidden = true; // e.g. processed again: the old results are going away
       if (previous && previous !== meeting.status) announce(STATUS_TEXT[meeting.status] || meeting.status);
       if (meeting.status === "queued" || meeting.status === "processing") {
         this.timer = window.setTimeout(() => this.refresh(), POLL_MS);
