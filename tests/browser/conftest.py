@@ -77,6 +77,7 @@ def served_ivrimeet(
             "IVRIMEET_DATA_DIR": str(root / "data"),
             "IVRIMEET_TMP_DIR": str(root / "tmp"),
             "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+            "SNIPPET_SECONDS": "5",  # the test listens to a snippet to its end
             "HF_TOKEN": TEST_TOKEN,
             "HF_HOME": str(root / "hf-home"),
             "DIARIZATION_PIPELINE": PIPELINE,
