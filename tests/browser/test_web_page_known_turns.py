@@ -195,8 +195,26 @@ def test_the_timeline_draws_each_known_turn_where_it_is_and_a_named_voice_is_rec
         expect(high_card.get_by_role("heading", level=3)).to_have_text("Sam")
         assert_accessible(page, "the meeting page with a suggestion")
 
-        # Playing from the fourth turn; the picture for the README.
+        # Keyboard: Right to the speaker's next turn, Down to the other speaker's nearest turn.
+        low_turns = [t for t in turns if t[2] == "SPEAKER_00"]
+        high_turns = [t for t in turns if t[2] == "SPEAKER_01"]
+        nearest = min(range(len(high_turns)), key=lambda i: abs(high_turns[i][0] - low_turns[1][0]))
+        lanes.nth(0).locator(".turn").first.focus()
+        page.keyboard.press("ArrowRight")
+        expect(lanes.nth(0).locator(".turn").nth(1)).to_be_focused()
+        page.keyboard.press("ArrowDown")
+        expect(lanes.nth(1).locator(".turn").nth(nearest)).to_be_focused()
+        expect(lanes.nth(1).locator(".turn").nth(nearest)).to_have_attribute("tabindex", "0")
+        page.keyboard.press("Enter")
         recording = page.locator("#recording")
+        wait_until(
+            lambda: recording.evaluate("a => a.currentTime") >= high_turns[nearest][0],
+            timeout=20,
+            message="Enter plays from the focused turn",
+        )
+        recording.evaluate("a => a.pause()")
+
+        # Playing from the fourth turn; the picture for the README.
         page.locator("#timeline .turn").nth(3).click()
         wait_until(
             lambda: recording.evaluate("a => !a.paused && a.currentTime > 0"),
