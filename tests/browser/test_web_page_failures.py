@@ -12,7 +12,7 @@ from ivrimeet.processing.models import LoadedModels
 from ivrimeet.worker.jobs import JobContext, run_job
 from tests.audio import write_lying_wav
 from tests.browser.conftest import assert_accessible, watched_page
-from tests.browser.test_web_page_known_turns import KnownModels, KnownTurnsPipeline, PitchEncoder
+from tests.browser.known_models import KnownModels, KnownTurnsPipeline, PitchEncoder
 from tests.servers.api import API_TOKEN, SettingsFactory, run_api
 
 pytestmark = pytest.mark.slow
