@@ -100,11 +100,36 @@ def test_blob_cut_on_every_attempt_with_hub_down_is_one_clear_error(
     hub.outage = True
     store = make_model_store(_objects(proxied_moto, max_attempts=2), hub.endpoint, tmp_dir)
 
-    with pytest.raises((StorageUnavailableError, IntegrityError)) as caught:
+    with pytest.raises(HubUnavailableError) as caught:
         _load(store, repo)
 
     key = LAYOUT.blob(repo.sha256(path))
+    assert "not from the bucket, not from Hugging Face" in caught.value.summary
     assert key in caught.value.render()
+    assert files_left(tmp_dir) == []
+
+
+@pytest.mark.parametrize("path", [BIG_FILE, SMALL_FILE], ids=["ranged-blob", "streamed-blob"])
+def test_bucket_failing_mid_restore_falls_back_to_hugging_face_with_a_warning(
+    proxied_moto: ProxiedBucket,
+    hub: StandInHub,
+    repo: FaultRepo,
+    tmp_dir: Path,
+    path: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _fill(proxied_moto, hub, repo, tmp_dir)
+    proxied_moto.proxy.cut(MiB, request=_blob_get(proxied_moto, repo, path), times=None)
+    ledger.fault("s3 down")
+    store = make_model_store(_objects(proxied_moto, max_attempts=2), hub.endpoint, tmp_dir)
+
+    with caplog.at_level(logging.WARNING):
+        _load(store, repo)
+
+    warnings = [m for m in caplog.messages if m.startswith("model.restore_failed")]
+    assert len(warnings) == 1
+    assert "falling_back=huggingface" in warnings[0]
+    assert hub.count("/resolve/") >= len(repo.files)
     assert files_left(tmp_dir) == []
 
 

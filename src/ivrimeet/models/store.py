@@ -239,7 +239,32 @@ class ModelStore:
         if manifest is not None:
             if target is not None:
                 self._write_ref(repo, revision, manifest.commit, strict=strict)
-            return self._from_bucket(loader, manifest, revision, cache, started)
+            try:
+                return self._from_bucket(loader, manifest, revision, cache, started)
+            except UnavailableError as exc:
+                # The manifest was readable but the bucket failed mid-restore: the Hub
+                # is the promised fallback, into a clean cache (no half-restored files).
+                logger.warning(
+                    "model.restore_failed repo=%s commit=%s location=%s "
+                    "falling_back=huggingface reason=%s",
+                    repo,
+                    manifest.commit,
+                    self.location,
+                    exc.summary,
+                )
+                shutil.rmtree(cache, ignore_errors=True)
+                cache.mkdir(parents=True, exist_ok=True)
+                return self._from_hub(
+                    loader,
+                    repo,
+                    revision,
+                    manifest.commit,
+                    cache,
+                    started,
+                    store=False,
+                    bucket_problem=exc,
+                    strict=strict,
+                )
         if bucket_problem is not None:
             return self._from_hub(
                 loader,
