@@ -16,7 +16,6 @@ from ivrimeet.errors import (
     DiskFullError,
     HubUnavailableError,
     IntegrityError,
-    StorageUnavailableError,
 )
 from ivrimeet.models import materialize
 from ivrimeet.objects import S3Store
