@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         gt=0,
         description="longest recording processed (decoded audio takes 230 MB per hour)",
     )
+    worker_claim_ttl_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="a processing meeting whose worker stopped renewing its claim for this"
+        " long (the worker died) is re-queued; workers renew every third of it",
+    )
     voiceprint_match_threshold: float = Field(
         default=0.5,
         ge=-1,

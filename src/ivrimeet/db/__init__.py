@@ -20,7 +20,9 @@ from ivrimeet.db.meetings import (
     meeting_exists,
     record_results,
     rename_speaker,
+    renew_claim,
     request_reprocess,
+    requeue_expired,
 )
 from ivrimeet.db.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from ivrimeet.db.records import (
@@ -67,7 +69,9 @@ __all__ = [
     "normalize_database_url",
     "record_results",
     "rename_speaker",
+    "renew_claim",
     "request_reprocess",
+    "requeue_expired",
     "sqlite_url",
     "upgrade",
 ]

@@ -2,7 +2,14 @@
 
 Each function runs in its own transaction. The worker's writes are guarded by
 the run that claimed the meeting (``Claim.run_id``): a run that was superseded
-(the meeting was reprocessed or deleted meanwhile) cannot overwrite newer state.
+(the meeting was reprocessed or deleted meanwhile, or its claim expired) cannot
+overwrite newer state.
+
+A claim expires: the running worker renews the run's heartbeat
+(``renew_claim``); any worker puts a meeting whose run's heartbeat is older
+than a cutoff back to ``queued`` (``requeue_expired``), ending that run as
+``expired``. One conditional UPDATE on the run decides, so of several workers
+sweeping at once exactly one re-queues each meeting.
 """
 
 from __future__ import annotations
@@ -55,7 +62,9 @@ __all__ = [
     "meeting_exists",
     "record_results",
     "rename_speaker",
+    "renew_claim",
     "request_reprocess",
+    "requeue_expired",
 ]
 
 logger = logging.getLogger(__name__)
@@ -260,12 +269,16 @@ def delete_meeting(db: Database, meeting_id: str) -> None:
 # --- the worker's side ------------------------------------------------------
 
 
-def claim_for_processing(db: Database, meeting_id: str, *, worker: str) -> Claim | None:
+def claim_for_processing(
+    db: Database, meeting_id: str, *, worker: str, now: datetime | None = None
+) -> Claim | None:
     """Move a ``queued`` meeting to ``processing`` for a new run; ``None`` if not queued.
 
     Two workers handed the same meeting race on one conditional UPDATE: exactly
-    one gets a ``Claim``, the other ``None``.
+    one gets a ``Claim``, the other ``None``. The run's heartbeat starts at
+    ``now``; keep it fresh with ``renew_claim``.
     """
+    now = now or utc_now()
     with db.session() as session:
         claimed = session.execute(
             update(Meeting)
@@ -274,12 +287,75 @@ def claim_for_processing(db: Database, meeting_id: str, *, worker: str) -> Claim
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
             return None
-        run = ProcessingRun(meeting_id=meeting_id, worker=worker, started_at=utc_now())
+        run = ProcessingRun(meeting_id=meeting_id, worker=worker, started_at=now, heartbeat_at=now)
         session.add(run)
         session.flush()
         row = session.get_one(Meeting, meeting_id)
         row.current_run_id = run.id
         return Claim(meeting_id=meeting_id, run_id=run.id, audio_key=row.audio_key)
+
+
+def renew_claim(db: Database, claim: Claim, *, now: datetime | None = None) -> bool:
+    """Move the run's heartbeat to ``now``; ``False`` once the run has ended or expired."""
+    with db.session() as session:
+        renewed = session.execute(
+            update(ProcessingRun)
+            .where(ProcessingRun.id == claim.run_id, ProcessingRun.finished_at.is_(None))
+            .values(heartbeat_at=now or utc_now())
+        )
+        return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult
+
+
+def requeue_expired(db: Database, *, cutoff: datetime) -> list[str]:
+    """Re-queue ``processing`` meetings whose run's heartbeat is older than ``cutoff``.
+
+    Returns the meetings this call re-queued (the caller enqueues a job for
+    each). The expired run ends with outcome ``expired``; it can no longer
+    record results. Safe to call from every worker at once: each run is
+    expired by exactly one conditional UPDATE.
+    """
+    last_beat = func.coalesce(ProcessingRun.heartbeat_at, ProcessingRun.started_at)
+    with db.session() as session:
+        candidates = session.execute(
+            select(Meeting.id, ProcessingRun.id, ProcessingRun.worker)
+            .join(ProcessingRun, ProcessingRun.id == Meeting.current_run_id)
+            .where(
+                Meeting.status == MeetingStatus.PROCESSING,
+                ProcessingRun.finished_at.is_(None),
+                last_beat < cutoff,
+            )
+        ).all()
+    requeued: list[str] = []
+    for meeting_id, run_id, worker in candidates:
+        with db.session() as session:
+            now = utc_now()
+            expired = session.execute(
+                update(ProcessingRun)
+                .where(
+                    ProcessingRun.id == run_id,
+                    ProcessingRun.finished_at.is_(None),
+                    last_beat < cutoff,
+                )
+                .values(
+                    finished_at=now,
+                    outcome="expired",
+                    error=f"worker {worker} stopped renewing its claim; the meeting was re-queued",
+                )
+            )
+            if expired.rowcount != 1:  # type: ignore[attr-defined]  # another worker won
+                continue
+            session.execute(
+                update(Meeting)
+                .where(
+                    Meeting.id == meeting_id,
+                    Meeting.current_run_id == run_id,
+                    Meeting.status == MeetingStatus.PROCESSING,
+                )
+                .values(status=MeetingStatus.QUEUED, current_run_id=None, updated_at=now)
+            )
+            requeued.append(meeting_id)
+            logger.info("claim.expired meeting=%s run=%d worker=%s", meeting_id, run_id, worker)
+    return requeued
 
 
 def _finish_run(session: Session, run_id: int, outcome: str, error: str | None) -> None:
@@ -417,6 +493,7 @@ def list_runs(db: Database, meeting_id: str | None = None) -> list[RunRecord]:
                 finished_at=_as_utc(r.finished_at) if r.finished_at else None,
                 outcome=r.outcome,
                 error=r.error,
+                heartbeat_at=_as_utc(r.heartbeat_at) if r.heartbeat_at else None,
             )
             for r in rows
         ]

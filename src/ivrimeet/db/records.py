@@ -111,3 +111,4 @@ class RunRecord:
     finished_at: datetime | None
     outcome: str | None
     error: str | None
+    heartbeat_at: datetime | None = None

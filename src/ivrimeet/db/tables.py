@@ -5,7 +5,8 @@
     meetings 1──* speakers 1──* segments
         │  └────────────* segments          (segment.meeting_id, for one-query reads)
         ├──* voiceprints                    (enrolled when a user names a speaker)
-        └──* processing_runs                (one row per time a worker claimed the meeting)
+        └──* processing_runs                (one row per time a worker claimed the meeting,
+                                         with the heartbeat that keeps the claim alive)
 
 Every child row cascades from its meeting: deleting a meeting deletes every row
 that belongs to it. Ids are UUID4 hex strings (32 characters) made by the app.
@@ -152,6 +153,9 @@ class ProcessingRun(Base):
     )
     worker: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # Renewed by the running worker; a run whose heartbeat is older than the
+    # claim TTL belongs to a dead worker and is taken over (``requeue_expired``).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ about 15 MiB of memory that way.
 
 from typing import TYPE_CHECKING, Any
 
+from ivrimeet.worker.claims import DEFAULT_CLAIM_TTL_SECONDS, ClaimHeartbeat, ExpiredClaimSweeper
 from ivrimeet.worker.queue import RETRIES, JobHandler, JobQueue
 from ivrimeet.worker.services import Services, build_services
 
@@ -16,9 +17,12 @@ if TYPE_CHECKING:
     from ivrimeet.worker.run import EmbeddedWorker, ModelWarmup, job_context, run_worker
 
 __all__ = [
+    "DEFAULT_CLAIM_TTL_SECONDS",
     "RETRIES",
     "TRANSIENT_ERRORS",
+    "ClaimHeartbeat",
     "EmbeddedWorker",
+    "ExpiredClaimSweeper",
     "JobContext",
     "JobHandler",
     "JobQueue",

@@ -3,6 +3,7 @@
 ::
 
     claim (queued → processing, new run row)        none to claim → skip (duplicate delivery)
+      ├─ ClaimHeartbeat renews the claim while the job runs (see ``worker.claims``)
       └─ process_recording(store, ...)               decode, diarize, snippets, voiceprints, results
            ├─ ok         → record_results (→ done)   stale claim → clean up if the meeting is gone
            ├─ transient  → mark_retrying (→ queued), re-raise: Huey retries after a delay;
@@ -27,6 +28,7 @@ from ivrimeet.objects import ObjectStore
 from ivrimeet.processing.job import ProcessingResult, process_recording
 from ivrimeet.processing.models import ModelHolder
 from ivrimeet.processing.voiceprints import DEFAULT_MATCH_THRESHOLD, NamedVoiceprint
+from ivrimeet.worker.claims import DEFAULT_CLAIM_TTL_SECONDS, ClaimHeartbeat, Clock, utc_clock
 
 __all__ = ["TRANSIENT_ERRORS", "JobContext", "run_job"]
 
@@ -47,11 +49,15 @@ class JobContext:
     worker_name: str
     match_threshold: float = DEFAULT_MATCH_THRESHOLD
     max_recording_seconds: float | None = None
+    claim_ttl_seconds: float = DEFAULT_CLAIM_TTL_SECONDS
+    clock: Clock = utc_clock
 
 
 def run_job(ctx: JobContext, meeting_id: str, *, retries_left: int) -> None:
     """Process ``meeting_id`` once; raises only to ask the queue for a retry."""
-    claim = db.claim_for_processing(ctx.database, meeting_id, worker=ctx.worker_name)
+    claim = db.claim_for_processing(
+        ctx.database, meeting_id, worker=ctx.worker_name, now=ctx.clock()
+    )
     if claim is None:
         logger.info("job.skipped meeting=%s reason=not_queued", meeting_id)
         return
@@ -59,6 +65,12 @@ def run_job(ctx: JobContext, meeting_id: str, *, retries_left: int) -> None:
     logger.info(
         "job.started meeting=%s run=%d worker=%s", meeting_id, claim.run_id, ctx.worker_name
     )
+    with ClaimHeartbeat(ctx.database, claim, ttl=ctx.claim_ttl_seconds, clock=ctx.clock):
+        _run_claimed(ctx, claim, started, retries_left=retries_left)
+
+
+def _run_claimed(ctx: JobContext, claim: db.Claim, started: float, *, retries_left: int) -> None:
+    meeting_id = claim.meeting_id
     try:
         outcome = _process(ctx, claim)
     except TRANSIENT_ERRORS as exc:

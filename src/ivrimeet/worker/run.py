@@ -5,6 +5,9 @@ handler to the queue and start Huey consumer threads. Models are loaded in the
 background right away, so the first job does not pay for it and ``/readyz``
 can report when they are ready.
 
+Both also run an ``ExpiredClaimSweeper``: at start and every half claim TTL it
+re-queues meetings left in ``processing`` by a worker that died mid-job.
+
 Signals: ``ivrimeet worker`` lets Huey own them (SIGTERM finishes the jobs in
 progress, then exits; SIGINT stops at once); inside ``serve`` uvicorn owns them
 and stops the consumer on shutdown.
@@ -26,6 +29,7 @@ from ivrimeet.models import LoadReport
 from ivrimeet.processing.models import ModelHolder
 from ivrimeet.runtime import model_store
 from ivrimeet.settings import Settings
+from ivrimeet.worker.claims import ExpiredClaimSweeper
 from ivrimeet.worker.jobs import JobContext, run_job
 from ivrimeet.worker.services import Services, build_services
 
@@ -59,6 +63,13 @@ def job_context(settings: Settings, services: Services) -> JobContext:
         worker_name=_worker_name(),
         match_threshold=settings.voiceprint_match_threshold,
         max_recording_seconds=settings.max_recording_seconds,
+        claim_ttl_seconds=settings.worker_claim_ttl_seconds,
+    )
+
+
+def _sweeper(settings: Settings, services: Services) -> ExpiredClaimSweeper:
+    return ExpiredClaimSweeper(
+        services.database, services.queue, ttl=settings.worker_claim_ttl_seconds
     )
 
 
@@ -113,6 +124,7 @@ class EmbeddedWorker:
         self.context = job_context(settings, services)
         _attach(self.context, services)
         self.warmup = ModelWarmup(self.context.models)
+        self.sweeper = _sweeper(settings, services)
         self._consumer = _EmbeddedConsumer(
             services.queue.huey, workers=threads, periodic=False, max_delay=1.0
         )
@@ -121,9 +133,11 @@ class EmbeddedWorker:
         """Start loading models and consuming jobs (the schema must be current)."""
         self.warmup.start()
         self._consumer.start()
+        self.sweeper.start()
         logger.info("worker.started embedded=true name=%s", self.context.worker_name)
 
     def stop(self) -> None:
+        self.sweeper.stop()
         self._consumer.stop(graceful=True)
         logger.info("worker.stopped embedded=true name=%s", self.context.worker_name)
 
@@ -131,6 +145,7 @@ class EmbeddedWorker:
 def run_worker(settings: Settings, *, threads: int = 1) -> None:
     """Consume jobs until SIGTERM/SIGINT (``ivrimeet worker``)."""
     services = build_services(settings)
+    sweeper = _sweeper(settings, services)
     try:
         db.upgrade(services.database)
         context = job_context(settings, services)
@@ -148,6 +163,8 @@ def run_worker(settings: Settings, *, threads: int = 1) -> None:
             threads,
             services.queue.label,
         )
+        sweeper.start()
         consumer.run()
     finally:
+        sweeper.stop()
         services.close()
