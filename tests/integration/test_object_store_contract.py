@@ -111,6 +111,7 @@ def sha256_file(path: Path) -> str:
 def test_small_bytes_round_trip_with_size_in_head(store: ObjectStore) -> None:
     info = store.put("docs/a.json", b'{"a": 1}', content_type="application/json")
 
+    assert isinstance(store, ObjectStore)
     assert info.size == 8
     assert store.get_bytes("docs/a.json") == b'{"a": 1}'
     assert store.head("docs/a.json").size == 8
