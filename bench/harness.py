@@ -300,9 +300,15 @@ class Result:
 
 
 def run_case(
-    case: Case, ctx: Context, size: int, runs: int, log: Callable[[str], None]
+    case: Case,
+    ctx: Context,
+    size: int,
+    runs: int,
+    log: Callable[[str], None],
+    *,
+    warm_up: bool = True,
 ) -> list[Result]:
-    """Run every tool ``runs`` times after one untimed warm-up each; medians.
+    """Run every tool ``runs`` times after one untimed warm-up each (``warm_up``); medians.
 
     Runs are interleaved and the order rotates, so drift hits every tool alike.
     The warm-up matters: rclone computes an object's MD5 (its ETag) on the first
@@ -322,8 +328,9 @@ def run_case(
             tool.after()
         return sample
 
-    for tool in tools:
-        once(tool)
+    if warm_up:
+        for tool in tools:
+            once(tool)
     for run in range(runs):
         for tool in tools[run % len(tools) :] + tools[: run % len(tools)]:
             sample = once(tool)
