@@ -1,1 +1,1 @@
-"""Benchmarks: ``python bench/run.py`` (see bench/run.py and docs/performance.md)."""
+"""Benchmarks: ``python bench/run.py`` (see bench/run.py and README.md, Performance)."""

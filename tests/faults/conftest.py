@@ -11,7 +11,7 @@ Fixtures:
 At the end of a session that ran any of these tests the totals are printed
 (``reliability: cases=... faults=...``). With ``FAULTS_REPORT=path.md`` in the
 environment, the figures table between the ``<!-- figures -->`` markers of that
-file is rewritten from the same totals (``docs/reliability.md``).
+file is rewritten from the same totals (``README.md``).
 """
 
 from __future__ import annotations

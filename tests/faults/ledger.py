@@ -3,7 +3,7 @@
 Tools and tests call these as they go (the proxy counts its cuts, ``kill -9``
 helpers their kills, leftover checks what they found); the ``plugin`` module
 prints the totals at the end of the session and, on request, writes them into
-``docs/reliability.md``. Nothing here is typed by hand.
+``README.md (Reliability)``. Nothing here is typed by hand.
 
 Figures:
 

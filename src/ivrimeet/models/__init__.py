@@ -11,7 +11,7 @@ Public surface (other layers import only these names)::
 
 Entry points build the store with ``ivrimeet.runtime.model_store(settings)``.
 Lookup order, bucket layout and guarantees: ``store.py``, ``layout.py``,
-``manifest.py``; the operator's view: ``docs/models.md``.
+``manifest.py``; the operator's view: README.md, Models.
 """
 
 from ivrimeet.models.api import (

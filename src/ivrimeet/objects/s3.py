@@ -577,7 +577,7 @@ class S3Store:
 def _upload_shape(part_size: int, concurrency: int, budget: int) -> tuple[int, int]:
     """(part size, parts in flight) for uploads so that (in flight + 1) parts fit ``budget``.
 
-    Measured on rclone (bench/, docs/performance.md): many smaller parts upload
+    Measured on rclone (bench/, README.md, Performance): many smaller parts upload
     as fast as a few big ones, so parts shrink first and parallelism goes last.
     """
     if (concurrency + 1) * part_size <= budget:
