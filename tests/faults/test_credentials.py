@@ -80,7 +80,7 @@ def test_doctor_names_an_unknown_access_key_id(
     moto_iam: MotoIam, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = moto_iam.new_bucket()
-    env = server_env(moto_iam.server, bucket, AWS_ACCESS_KEY_ID="AKIAIVRIMEETUNKNOWN1")
+    env = server_env(moto_iam.server, bucket, AWS_ACCESS_KEY_ID="IVRIMEETUNKNOWNKEY01")
 
     result = doctor(monkeypatch, env)
 
