@@ -12,6 +12,16 @@ processes racing for the same generation both try a create-only put; exactly one
 wins. Taking over is therefore another create-only put, never an overwrite or a
 delete of someone else's lease. The holder deletes only its own key when done.
 
+A fill can take longer than the lease lasts (a slow Hub, a big model), so the
+holder keeps its lease alive while it fills (``Leases.keep_alive``): every
+third of the lease's lifetime it rewrites its own key with a later expiry. Only
+the holder ever writes that key, so the rewrite is a plain put. A waiter
+therefore takes over only when the holder stopped renewing (it died, hung, or
+lost the bucket for a whole lifetime), never because the fill is merely slow.
+If the holder finds a newer generation above its own (it was taken over after
+all), it stops renewing and says so; its fill still finishes, and the manifest's
+create-only put keeps the bucket consistent.
+
 Servers that ignore create-only puts (rclone) make ``acquire`` raise
 ``CreateOnlyUnsupportedError``; the caller then fills on its own (duplicate
 identical uploads, never corruption).
@@ -22,9 +32,17 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
-from ivrimeet.errors import AlreadyExistsError, CreateOnlyUnsupportedError, ObjectNotFoundError
+from ivrimeet.errors import (
+    AlreadyExistsError,
+    CreateOnlyUnsupportedError,
+    IvrimeetError,
+    ObjectNotFoundError,
+)
 from ivrimeet.models.clock import Clock
 from ivrimeet.models.layout import BucketLayout
 from ivrimeet.models.processes import ProcessIdentity, current_process, is_running
@@ -55,6 +73,25 @@ class Lease:
     key: str
     holder: LeaseHolder
 
+    @property
+    def generations_prefix(self) -> str:
+        """The prefix every generation of this lease lives under."""
+        return self.key.rsplit("/", 1)[0] + "/"
+
+
+def _body(holder: LeaseHolder) -> bytes:
+    process = holder.process
+    return json.dumps(
+        {
+            "owner": holder.owner,
+            "host": process.host,
+            "pid": process.pid,
+            "started": process.started,
+            "expires": holder.expires,
+        },
+        sort_keys=True,
+    ).encode()
+
 
 class Leases:
     """Acquire and release fill leases in ``objects`` under ``layout``."""
@@ -68,7 +105,9 @@ class Leases:
         self._seconds = seconds
 
     def _generations(self, repo: str, revision: str) -> list[tuple[int, str]]:
-        prefix = self._layout.leases_prefix(repo, revision)
+        return self._listed(self._layout.leases_prefix(repo, revision))
+
+    def _listed(self, prefix: str) -> list[tuple[int, str]]:
         found: list[tuple[int, str]] = []
         for info in self._objects.list(prefix):
             tail = info.key[len(prefix) :]
@@ -121,18 +160,8 @@ class Leases:
             expires=now + self._seconds,
         )
         key = f"{self._layout.leases_prefix(repo, revision)}{number + 1}"
-        body = json.dumps(
-            {
-                "owner": mine.owner,
-                "host": me.host,
-                "pid": me.pid,
-                "started": me.started,
-                "expires": mine.expires,
-            },
-            sort_keys=True,
-        ).encode()
         try:
-            self._objects.put_if_absent(key, body, content_type="application/json")
+            self._objects.put_if_absent(key, _body(mine), content_type="application/json")
         except AlreadyExistsError:
             return None
         if holder is not None:
@@ -144,6 +173,35 @@ class Leases:
                 holder.owner,
             )
         return Lease(key=key, holder=mine)
+
+    def renew(self, lease: Lease) -> Lease | None:
+        """Push ``lease``'s expiry a full lifetime from now; None if it was taken over.
+
+        Taken over means a newer generation exists above ours: someone found our
+        lease free (expired, or our process looked dead) and created the next one.
+        """
+        generations = self._listed(lease.generations_prefix)
+        if not generations or generations[-1][1] != lease.key:
+            return None
+        renewed = Lease(
+            key=lease.key, holder=replace(lease.holder, expires=self._clock.now() + self._seconds)
+        )
+        self._objects.put(lease.key, _body(renewed.holder), content_type="application/json")
+        return renewed
+
+    @contextmanager
+    def keep_alive(self, lease: Lease) -> Iterator[None]:
+        """Renew ``lease`` every third of its lifetime until the ``with`` block ends.
+
+        The renewing thread has stopped (and written its last renewal) when the
+        block exits, so a ``release`` right after cannot be undone by a late renewal.
+        """
+        keeper = _KeepAlive(self, lease, interval=self._seconds / 3)
+        keeper.start()
+        try:
+            yield
+        finally:
+            keeper.stop()
 
     def release(self, lease: Lease) -> None:
         """Delete our own lease key."""
@@ -159,3 +217,41 @@ class Leases:
                 self._objects.delete(info.key)
                 removed.append(info.key)
         return removed
+
+
+class _KeepAlive:
+    """The thread behind ``Leases.keep_alive``."""
+
+    def __init__(self, leases: Leases, lease: Lease, *, interval: float) -> None:
+        self._leases = leases
+        self._lease = lease
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"lease-keepalive-{lease.key.rsplit('/', 1)[-1]}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                renewed = self._leases.renew(self._lease)
+            except IvrimeetError as exc:
+                # The bucket hiccuped: the lease is still ours until it expires; try again.
+                logger.warning(
+                    "model.lease_renew_failed key=%s reason=%s", self._lease.key, exc.summary
+                )
+                continue
+            if renewed is None:
+                logger.warning("model.lease_lost key=%s taken_over=true", self._lease.key)
+                return
+            self._lease = renewed
+            logger.debug(
+                "model.lease_renewed key=%s expires=%.0f", renewed.key, renewed.holder.expires
+            )
