@@ -321,13 +321,22 @@ class ModelStore:
                 )
             if lease is not None:
                 try:
-                    # Someone may have finished between our lookup and the lease.
-                    manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
-                    if manifest is not None:
-                        return self._from_bucket(loader, manifest, revision, cache, started)
-                    return self._from_hub(
-                        loader, repo, revision, target, cache, started, store=True, strict=strict
-                    )
+                    # Renewed while we fill, so a fill slower than the lease is not taken over.
+                    with self.leases.keep_alive(lease):
+                        # Someone may have finished between our lookup and the lease.
+                        manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
+                        if manifest is not None:
+                            return self._from_bucket(loader, manifest, revision, cache, started)
+                        return self._from_hub(
+                            loader,
+                            repo,
+                            revision,
+                            target,
+                            cache,
+                            started,
+                            store=True,
+                            strict=strict,
+                        )
                 finally:
                     self._release(lease)
             if not waiting_logged:
