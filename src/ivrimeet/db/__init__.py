@@ -6,6 +6,7 @@ SQLite in the data dir by default; PostgreSQL (psycopg 3) via ``DATABASE_URL``.
 from ivrimeet.db.engine import Database, normalize_database_url, sqlite_url
 from ivrimeet.db.meetings import (
     claim_for_processing,
+    count_speakers,
     create_meeting,
     delete_meeting,
     detach_runs,
@@ -52,6 +53,7 @@ __all__ = [
     "SegmentRecord",
     "SpeakerRecord",
     "claim_for_processing",
+    "count_speakers",
     "create_meeting",
     "current_revision",
     "delete_meeting",

@@ -189,6 +189,21 @@ def list_meetings(db: Database, *, limit: int, offset: int) -> MeetingPage:
     return MeetingPage(items=items, total=total, limit=limit, offset=offset)
 
 
+def count_speakers(db: Database, meeting_ids: Sequence[str]) -> dict[str, int]:
+    """How many speakers each of ``meeting_ids`` has (0 until it is processed)."""
+    if not meeting_ids:
+        return {}
+    with db.session() as session:
+        rows = session.execute(
+            select(Speaker.meeting_id, func.count())
+            .where(Speaker.meeting_id.in_(meeting_ids))
+            .group_by(Speaker.meeting_id)
+        ).all()
+    counts = dict.fromkeys(meeting_ids, 0)
+    counts.update({meeting_id: int(count) for meeting_id, count in rows})
+    return counts
+
+
 def request_reprocess(db: Database, meeting_id: str) -> MeetingRecord:
     """Put the meeting back to ``queued``; any run in progress becomes stale."""
     with db.session() as session:
