@@ -20,6 +20,21 @@ def test_meetings_are_listed_newest_first_in_pages(s3_api: ApiServer) -> None:
     assert first["total"] == 3
 
 
+def test_list_items_count_each_meetings_speakers_as_the_openapi_says(s3_api: ApiServer) -> None:
+    done, queued = (str(upload(s3_api, noise_wav(2000))["id"]) for _ in range(2))
+    fake_results(s3_api, done, labels=("A", "B", "C"))
+    with s3_api.client() as client:
+        items = client.get("/api/meetings").json()["items"]
+        openapi = client.get("/openapi.json").json()
+    assert {m["id"]: m["speaker_count"] for m in items} == {done: 3, queued: 0}
+    page = openapi["paths"]["/api/meetings"]["get"]["responses"]["200"]["content"]
+    page_schema = page["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    schemas = openapi["components"]["schemas"]
+    item = schemas[page_schema]["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[-1]
+    assert "speaker_count" in schemas[item]["required"]
+    assert schemas[item]["properties"]["speaker_count"]["type"] == "integer"
+
+
 def test_done_meeting_reads_with_speakers_segments_and_playable_snippets(
     s3_api: ApiServer,
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MeetingListItemOut",
     "MeetingOut",
     "MeetingPageOut",
     "MeetingSummaryOut",
@@ -47,8 +48,12 @@ class MeetingOut(MeetingSummaryOut):
     segments: list[SegmentOut]
 
 
+class MeetingListItemOut(MeetingSummaryOut):
+    speaker_count: int = Field(ge=0, description="speakers found (0 until the meeting is done)")
+
+
 class MeetingPageOut(BaseModel):
-    items: list[MeetingSummaryOut]
+    items: list[MeetingListItemOut]
     total: int
     limit: int
     offset: int

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from ivrimeet import db
 from ivrimeet.api.deps import DatabaseDep, MeetingId, QueueDep, SpeakerId, StateDep, StoreDep
 from ivrimeet.api.schemas import (
+    MeetingListItemOut,
     MeetingOut,
     MeetingPageOut,
     MeetingSummaryOut,
@@ -70,20 +71,22 @@ def _summary(record: db.MeetingRecord) -> MeetingSummaryOut:
     )
 
 
+def _speaker(speaker: db.SpeakerRecord, store: ObjectStore, expires: int) -> SpeakerOut:
+    key = speaker.snippet_key
+    return SpeakerOut(
+        id=speaker.id,
+        label=speaker.label,
+        name=speaker.name,
+        suggested_name=speaker.suggested_name,
+        seconds=speaker.seconds,
+        snippet_url=store.presign_get(key, expires) if key else None,
+    )
+
+
 def _meeting(record: db.MeetingRecord, store: ObjectStore, expires: int) -> MeetingOut:
     return MeetingOut(
         **_summary(record).model_dump(),
-        speakers=[
-            SpeakerOut(
-                id=s.id,
-                label=s.label,
-                name=s.name,
-                suggested_name=s.suggested_name,
-                seconds=s.seconds,
-                snippet_url=store.presign_get(s.snippet_key, expires) if s.snippet_key else None,
-            )
-            for s in record.speakers
-        ],
+        speakers=[_speaker(s, store, expires) for s in record.speakers],
         segments=[
             SegmentOut(start=g.start, end=g.end, speaker_id=g.speaker_id) for g in record.segments
         ],
@@ -202,8 +205,12 @@ def list_meetings(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> MeetingPageOut:
     page = db.list_meetings(database, limit=limit, offset=offset)
+    counts = db.count_speakers(database, [m.id for m in page.items])
     return MeetingPageOut(
-        items=[_summary(m) for m in page.items],
+        items=[
+            MeetingListItemOut(**_summary(m).model_dump(), speaker_count=counts[m.id])
+            for m in page.items
+        ],
         total=page.total,
         limit=page.limit,
         offset=page.offset,
@@ -216,13 +223,15 @@ def get_meeting(meeting_id: MeetingId, state: StateDep) -> MeetingOut:
     return _meeting(record, state.services.store, state.url_expiry_seconds)
 
 
-def _signed_url_response(request: Request, url: str, expires_in: int) -> Response:
-    """Redirect to ``url``, or answer ``{"url", "expires_in"}`` to a client that asks for JSON.
+def _signed_url_response(request: Request, state: ApiState, key: str) -> Response:
+    """Redirect to a short-lived URL of ``key``, or answer ``{"url", "expires_in"}`` as JSON.
 
     An ``<audio>`` element cannot send the bearer token and a page cannot read a
     redirect's ``Location`` (nor follow it to S3 without CORS), so the web page
     asks with ``Accept: application/json`` and plays the URL it gets.
     """
+    expires_in = state.url_expiry_seconds
+    url = state.services.store.presign_get(key, expires_in)
     headers = {"Cache-Control": "no-store"}
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"url": url, "expires_in": expires_in}, headers=headers)
@@ -237,25 +246,25 @@ def _signed_url_response(request: Request, url: str, expires_in: int) -> Respons
 )
 def get_audio(meeting_id: MeetingId, request: Request, state: StateDep) -> Response:
     record = db.get_meeting(state.services.database, meeting_id)
-    url = state.services.store.presign_get(record.audio_key, state.url_expiry_seconds)
-    return _signed_url_response(request, url, state.url_expiry_seconds)
+    return _signed_url_response(request, state, record.audio_key)
 
 
 @router.get(
     "/{meeting_id}/speakers/{speaker_id}/snippet",
     status_code=302,
     response_class=RedirectResponse,
-    summary="Redirect to a short-lived URL of the speaker's snippet",
+    summary="Redirect to a short-lived URL of the speaker's snippet ({url} JSON on request)",
 )
-def get_snippet(meeting_id: MeetingId, speaker_id: SpeakerId, state: StateDep) -> RedirectResponse:
+def get_snippet(
+    meeting_id: MeetingId, speaker_id: SpeakerId, request: Request, state: StateDep
+) -> Response:
     record = db.get_meeting(state.services.database, meeting_id)
     speaker = next((s for s in record.speakers if s.id == speaker_id), None)
     if speaker is None:
         raise MeetingNotFoundError(f"Meeting {meeting_id} has no speaker {speaker_id}.")
     if speaker.snippet_key is None:
         raise ObjectNotFoundError(f"Speaker {speaker_id} of meeting {meeting_id} has no snippet.")
-    url = state.services.store.presign_get(speaker.snippet_key, state.url_expiry_seconds)
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    return _signed_url_response(request, state, speaker.snippet_key)
 
 
 @router.get(
@@ -318,19 +327,7 @@ async def rename_speaker(
     speaker = await run_in_threadpool(
         db.rename_speaker, state.services.database, meeting_id, speaker_id, name or None
     )
-    store = state.services.store
-    return SpeakerOut(
-        id=speaker.id,
-        label=speaker.label,
-        name=speaker.name,
-        suggested_name=speaker.suggested_name,
-        seconds=speaker.seconds,
-        snippet_url=(
-            store.presign_get(speaker.snippet_key, state.url_expiry_seconds)
-            if speaker.snippet_key
-            else None
-        ),
-    )
+    return _speaker(speaker, state.services.store, state.url_expiry_seconds)
 
 
 @router.post(
