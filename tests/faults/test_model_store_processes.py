@@ -1,6 +1,6 @@
 """The model store across real processes under faults: a filler killed with SIGKILL while it
-holds the lease, leases of other machines, and eight cold starts at once through a proxy that
-cuts a fifth of all connections."""
+holds the lease, a fill that outlasts its lease (kept alive), leases of other machines, and
+eight cold starts at once through a proxy that cuts a fifth of all connections."""
 
 from __future__ import annotations
 
@@ -54,6 +54,25 @@ LOAD_SCRIPT = """
     except IvrimeetError as exc:
         print("FAILED", type(exc).__name__, exc.summary, flush=True)
         sys.exit(3)
+"""
+
+
+SHORT_LEASE_SCRIPT = """
+    from ivrimeet.logs import configure_logging
+    from ivrimeet.models import HubAccess, ModelStore, materialize
+    from ivrimeet.runtime import object_store
+    from ivrimeet.settings import Settings
+
+    configure_logging("DEBUG")
+    settings = Settings()
+    store = ModelStore(
+        object_store(settings),
+        hub=HubAccess(endpoint=settings.hf_endpoint, token=settings.hf_token.get_secret_value()),
+        tmp_dir=settings.tmp_dir,
+        lease_seconds={lease_seconds},
+    )
+    with materialize(store, {repo!r}):
+        print("LOADED", flush=True)
 """
 
 
@@ -124,6 +143,74 @@ def test_filler_killed_while_holding_the_lease_leaves_no_manifest_and_is_taken_o
         check_loaded(model.snapshot, repo)
 
     assert swept == left_by_child
+    assert any(m.startswith("model.lease_taken_over") for m in caplog.messages), caplog.messages
+    assert objects.exists(LAYOUT.manifest(repo.repo_id, repo.commit))
+    assert verify_bucket(objects) == []
+    assert files_left(tmp_dir) == []
+
+
+def _lease_expiry(proxied: ProxiedBucket, key: str) -> float:
+    return float(json.loads(_direct(proxied).get_bytes(key))["expires"])
+
+
+@pytest.mark.slow
+def test_a_fill_longer_than_its_lease_is_kept_alive_and_taken_over_only_once_killed(
+    proxied_moto: ProxiedBucket,
+    hub: StandInHub,
+    fault_proxy: Callable[[int], FaultProxy],
+    tmp_path: Path,
+    tmp_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Generous against a loaded CI box: the filler renews every lease/3 = 1.7 s and may be
+    # late by up to 3.3 s before a waiter could take over; the waiter watches 2.4 lifetimes.
+    lease_seconds, watch_seconds = 5.0, 12.0
+    repo = publish_fault_repo(hub, tmp_path / "repos", big=False)
+    hub_proxy = fault_proxy(port_of(hub.endpoint))
+    hub_proxy.stall(0, request="/resolve/", times=None)  # the fill outlasts its lease
+    child = start_python(
+        SHORT_LEASE_SCRIPT.format(repo=repo.repo_id, lease_seconds=lease_seconds),
+        env=_env(proxied_moto, proxied_moto.server.endpoint_url, hub_proxy.url, tmp_dir),
+        cwd=tmp_path,
+    )
+    objects = _direct(proxied_moto)
+    try:
+        [lease_key] = wait_until(
+            lambda: _leases(proxied_moto, repo), timeout=60, message="the filler's lease"
+        )
+        wait_until(lambda: hub_proxy.faults >= 1, timeout=30, message="the filler downloading")
+        first_expiry = _lease_expiry(proxied_moto, lease_key)
+
+        waiter = make_model_store(
+            objects, hub.endpoint, tmp_dir, lease_seconds=lease_seconds, wait_seconds=watch_seconds
+        )
+        ledger.load()
+        with (
+            caplog.at_level(logging.INFO),
+            pytest.raises(LeaseTimeoutError),
+            materialize(waiter, repo.repo_id),
+        ):
+            pass
+        assert not any(m.startswith("model.lease_taken_over") for m in caplog.messages)
+        assert _leases(proxied_moto, repo) == [lease_key], "nobody took the live fill over"
+        renewed = _lease_expiry(proxied_moto, lease_key)
+        assert renewed >= first_expiry + watch_seconds - lease_seconds, "renewed while waited for"
+        child.wait_for("model.lease_renewed", timeout=5)
+
+        child.kill9()
+    finally:
+        child.stop()
+    hub_proxy.clear()
+    assert list(objects.list(LAYOUT.manifests_prefix(repo.repo_id))) == []
+
+    sweep_stale(tmp_dir)
+    ledger.load()
+    with (
+        caplog.at_level(logging.INFO),
+        materialize(make_model_store(objects, hub.endpoint, tmp_dir), repo.repo_id) as model,
+    ):
+        check_loaded(model.snapshot, repo)
+
     assert any(m.startswith("model.lease_taken_over") for m in caplog.messages), caplog.messages
     assert objects.exists(LAYOUT.manifest(repo.repo_id, repo.commit))
     assert verify_bucket(objects) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from ivrimeet.models.processes import current_process
 from ivrimeet.objects import LocalStore
 from ivrimeet.objects.store import ObjectInfo
 from tests.integration.model_store_support import FakeClock
+from tests.waiting import wait_until
 
 REPO = "org/model"
 LAYOUT = BucketLayout("models/")
@@ -148,3 +150,54 @@ def test_gc_removes_expired_leases_only(objects: LocalStore, clock: FakeClock) -
 
     assert removed == [expired]
     assert objects.exists(live)
+
+
+def test_renewing_pushes_the_expiry_a_full_lifetime_from_now(
+    objects: LocalStore, clock: FakeClock
+) -> None:
+    leases = _leases(objects, clock, seconds=60)
+    lease = leases.acquire(REPO, "main")
+    assert lease is not None
+
+    clock.advance(50)
+    renewed = leases.renew(lease)
+
+    assert renewed is not None and renewed.holder.expires == clock.now() + 60
+    assert json.loads(objects.get_bytes(lease.key))["expires"] == clock.now() + 60
+    clock.advance(30)  # past the first expiry, within the renewed one
+    assert _leases(objects, clock).acquire(REPO, "main") is None
+
+
+def test_a_lease_taken_over_is_not_renewed(objects: LocalStore, clock: FakeClock) -> None:
+    leases = _leases(objects, clock, seconds=60)
+    lease = leases.acquire(REPO, "main")
+    assert lease is not None
+    before = objects.get_bytes(lease.key)
+    _foreign_lease(objects, 1, expires=clock.now() + 600)
+
+    assert leases.renew(lease) is None
+    assert objects.get_bytes(lease.key) == before
+
+
+def _keepalive_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("lease-keepalive-")]
+
+
+def test_keep_alive_renews_while_the_block_runs_and_stops_before_release(
+    objects: LocalStore, clock: FakeClock
+) -> None:
+    leases = _leases(objects, clock, seconds=0.3)  # renewed every 0.1 s of real time
+    lease = leases.acquire(REPO, "main")
+    assert lease is not None
+
+    def stored_expiry() -> float:
+        return float(json.loads(objects.get_bytes(lease.key))["expires"])
+
+    with leases.keep_alive(lease):
+        clock.advance(1000)
+        wait_until(lambda: stored_expiry() == clock.now() + 0.3, message="a renewal")
+        assert _keepalive_threads()
+    leases.release(lease)
+
+    assert _keepalive_threads() == [], "the renewing thread ended with the block"
+    assert not objects.exists(lease.key)
