@@ -64,14 +64,14 @@ def _revision(connection: Connection) -> str | None:
 
 def current_revision(db: Database) -> str | None:
     """The revision the database is at (``None`` for an empty database)."""
-    with translate_unavailable(db.label), db.engine.connect() as connection:
+    with translate_unavailable(db), db.engine.connect() as connection:
         return _revision(connection)
 
 
 def upgrade(db: Database) -> str:
     """Bring the schema to the newest revision; returns it."""
     started = time.monotonic()
-    with translate_unavailable(db.label), db.engine.connect() as connection:
+    with translate_unavailable(db), db.engine.connect() as connection:
         before = _revision(connection)
         connection.commit()
         if before == HEAD_REVISION:
