@@ -4,8 +4,10 @@ restart once the dependency is back."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -125,38 +127,99 @@ def db_proxy(postgres_url: str, fault_proxy: Callable[[int], FaultProxy]) -> tup
     )
 
 
-def test_database_down_is_a_503_and_the_api_recovers_without_a_restart(
-    moto_s3: Any, api_settings: SettingsFactory, db_proxy: tuple[FaultProxy, str]
+def _down_then_back(
+    api: ApiServer, take_down: Callable[[], None], bring_back: Callable[[], None]
+) -> tuple[list[httpx.Response], list[httpx.Response]]:
+    """(list, upload) answers while the database is down, then after it is back."""
+    with api.client() as client:
+        assert client.get("/api/meetings").status_code == 200
+        take_down()
+        ledger.fault("database down")
+        down = [client.get("/api/meetings"), _post(api, wav(MiB))]
+        bring_back()
+        up = [client.get("/api/meetings"), _post(api, wav(MiB))]
+    return down, up
+
+
+def _check_down_then_back(
+    down: list[httpx.Response],
+    up: list[httpx.Response],
+    *,
+    kind: str,
+    server: Any,
+    bucket: str,
+    hidden: tuple[str, ...],
+) -> None:
+    for answer in down:
+        assert answer.status_code == 503, answer.text
+        body = answer.json()
+        assert body["code"] == "database_unavailable"
+        assert body["message"].startswith(
+            f"The metadata database ({kind}) cannot be used right now.\nWhat to do:\n"
+            "  - retry in a moment: the service reconnects by itself once the database is back"
+        ), body["message"]
+        for secret in hidden:  # where the database is and who connects stay in the server log
+            assert secret not in answer.text
+    list_up, upload_up = up
+    assert list_up.status_code == 200, list_up.text
+    assert upload_up.status_code == 201, upload_up.text
+    meeting = upload_up.json()["id"]
+    assert list_up.json()["total"] == 0, "the upload refused while down left no row"
+    # ... and no recording behind.
+    assert objects_left(server, bucket, expected=frozenset({f"audio/{meeting}/original.wav"})) == []
+
+
+def test_postgresql_down_is_a_503_and_the_api_recovers_without_a_restart(
+    moto_s3: Any,
+    api_settings: SettingsFactory,
+    db_proxy: tuple[FaultProxy, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     proxy, url = db_proxy
     bucket = moto_s3.new_bucket().bucket
     settings = api_settings(**s3_overrides(moto_s3, bucket), database_url=url)
-    with run_api(settings) as api, api.client() as client:
-        assert client.get("/api/meetings").status_code == 200
+    with run_api(settings) as api, caplog.at_level(logging.WARNING, logger="ivrimeet.db"):
+        # refuse(): every open connection is reset and no new one gets through.
+        down, up = _down_then_back(api, proxy.refuse, proxy.accept)
 
-        proxy.refuse()  # every open connection is reset and no new one gets through
-        ledger.fault("database down")
-        down_list = client.get("/api/meetings")
-        down_upload = _post(api, wav(MiB))
-
-        proxy.accept()
-        up_list = client.get("/api/meetings")
-        up_upload = _post(api, wav(MiB))
-
-    assert down_list.status_code == 503, down_list.text
-    assert down_list.json()["code"] == "database_unavailable"
-    assert down_upload.status_code == 503, down_upload.text
-    assert down_upload.json()["code"] == "database_unavailable"
-    assert up_list.status_code == 200, up_list.text
-    assert up_upload.status_code == 201, up_upload.text
-    meeting = up_upload.json()["id"]
-    # The upload refused while the database was down left no recording behind.
-    assert (
-        objects_left(moto_s3, bucket, expected=frozenset({f"audio/{meeting}/original.wav"})) == []
+    _check_down_then_back(
+        down,
+        up,
+        kind="PostgreSQL",
+        server=moto_s3,
+        bucket=bucket,
+        hidden=(DB_PASSWORD, "127.0.0.1", str(proxy.port), "postgres"),
     )
-    for answer in (down_list, down_upload):
-        assert DB_PASSWORD not in answer.text
-        assert "***" in answer.json()["message"], "the URL is shown with its password hidden"
+    logged = [m for m in caplog.messages if m.startswith("db.unavailable ")]
+    assert logged and f"127.0.0.1:{proxy.port}" in logged[0], "operators get the detail"
+    assert not any(DB_PASSWORD in m for m in caplog.messages)
+
+
+def test_sqlite_directory_gone_is_a_503_and_the_api_recovers_without_a_restart(
+    moto_s3: Any, api_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    # A volume unmounted or a data dir removed under a running service. Pooled
+    # connections would keep using the unlinked file and lose every write; they must
+    # notice instead, answer 503, and work again once the directory is back.
+    directory, away = tmp_path / "database", tmp_path / "database-away"
+    bucket = moto_s3.new_bucket().bucket
+    settings = api_settings(
+        **s3_overrides(moto_s3, bucket),
+        database_url=f"sqlite:///{directory / 'meetings.sqlite3'}",
+    )
+    with run_api(settings) as api:
+        down, up = _down_then_back(
+            api, lambda: directory.rename(away), lambda: away.rename(directory)
+        )
+
+    _check_down_then_back(
+        down,
+        up,
+        kind="SQLite",
+        server=moto_s3,
+        bucket=bucket,
+        hidden=(str(tmp_path), "meetings.sqlite3"),
+    )
 
 
 def test_api_without_token_wrong_token_or_token_in_query_is_refused(api: ApiServer) -> None:
