@@ -35,6 +35,7 @@ class Behaviour:
     honour_range: bool = True
     status_200_with_content_range: bool = False
     cut_bodies: int = 0  # this many answers are cut short mid-body
+    cut_later_bodies: int = 0  # the same, for answers to parts after the first
     unavailable: int = 0  # this many answers are 503 SlowDown
     wrong_range: bool = False
     changed_after_first: bool = False
@@ -78,7 +79,7 @@ def make_handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             body = BODY[first : last + 1]
             status = 200 if behaviour.status_200_with_content_range else 206
             headers = {"Content-Range": f"bytes {first}-{last}/{len(BODY)}"}
-            if behaviour.take("cut_bodies"):
+            if behaviour.take("cut_bodies") or (first > 0 and behaviour.take("cut_later_bodies")):
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 for name, value in headers.items():
@@ -140,10 +141,16 @@ def store(behaviour: Behaviour) -> Iterator[S3Store]:
         server.server_close()
 
 
+BODY_SHA256 = hashlib.sha256(BODY).hexdigest()
+
+
 def download(store: S3Store, tmp_path: Path) -> tuple[Path, list[int]]:
+    """Download "k"; the digest fed while streaming must match the body every time."""
     target = tmp_path / "out.bin"
     progress: list[int] = []
-    store.download_to_file("k", target, progress=progress.append)
+    digest = hashlib.sha256()
+    store.download_to_file("k", target, progress=progress.append, digest=digest)
+    assert digest.hexdigest() == BODY_SHA256, "the in-order hash differs from the body's"
     return target, progress
 
 
@@ -189,6 +196,18 @@ def test_body_cut_short_is_retried_and_progress_rewinds(
     assert target.read_bytes() == BODY
     assert sum(progress) == len(BODY)
     assert any(step < 0 for step in progress), "a retried part rewinds its progress"
+
+
+@pytest.mark.parametrize(("first", "later"), [(1, 0), (0, 1), (2, 2), (0, 4)])
+def test_hash_fed_while_streaming_survives_parts_retried_after_a_cut(
+    store: S3Store, behaviour: Behaviour, tmp_path: Path, first: int, later: int
+) -> None:
+    behaviour.cut_bodies = first
+    behaviour.cut_later_bodies = later
+
+    target, _ = download(store, tmp_path)  # asserts the digest
+
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == BODY_SHA256
 
 
 def test_slow_down_answers_are_retried(

@@ -9,11 +9,13 @@ Result, for every repo of the closure (the layout ``huggingface_hub`` reads)::
 
 Bodies are fetched in parallel (largest first), each with
 ``ObjectStore.download_to_file`` (on S3: parallel ranged GETs written in place,
-no boto3 client needed), then hashed. Each lands under a temporary name and is
-renamed into place only once its sha256 and size match, so a corrupt or
-truncated blob is never visible to a loader. Blobs that are missing or do not
-match are returned in ``RestoreResult.bad`` (the caller heals them from Hugging
-Face or gives up with an ``IntegrityError``).
+no boto3 client needed), hashed while they stream in (the downloader feeds a
+``hashlib.sha256`` in order, so no second pass reads the file). Each lands
+under a temporary name and is renamed into place only once its sha256 and
+size match, so a corrupt or truncated blob is never visible to a loader.
+Blobs that are missing or do not match are returned in ``RestoreResult.bad``
+(the caller heals them from Hugging Face or gives up with an
+``IntegrityError``).
 
 Before anything is fetched, free space under the cache is checked against the
 closure's size (``DiskFullError``).
@@ -21,6 +23,7 @@ closure's size (``DiskFullError``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivrimeet.errors import DiskFullError, ObjectNotFoundError, StorageUnavailableError
-from ivrimeet.models.closure import cache_folder_name, hash_file
+from ivrimeet.models.closure import cache_folder_name
 from ivrimeet.models.layout import BucketLayout
 from ivrimeet.models.localcache import LocalBlobCache
 from ivrimeet.models.manifest import Manifest, ManifestFile
@@ -183,8 +186,9 @@ def _fetch_verified(
         try:
             # download_to_file for every size: on S3 it is the fast ranged path, and it
             # needs no boto3 client (creating one costs ~0.6 s of a small model's start).
-            objects.download_to_file(key, partial, progress=progress)
-            got_size, got_sha = hash_file(partial)
+            digest = hashlib.sha256()
+            got_size = objects.download_to_file(key, partial, progress=progress, digest=digest).size
+            got_sha = digest.hexdigest()
             break
         except ObjectNotFoundError:
             partial.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from ivrimeet.objects.s3 import S3Store
 from ivrimeet.objects.s3_client import S3Connection, describe_credentials
 from ivrimeet.objects.store import (
     MAX_KEY_BYTES,
+    Digest,
     ObjectInfo,
     ObjectStore,
     ProgressCallback,
@@ -32,6 +33,7 @@ __all__ = [
     "CheckResult",
     "CheckStatus",
     "CreatedUser",
+    "Digest",
     "LocalStore",
     "ObjectInfo",
     "ObjectStore",

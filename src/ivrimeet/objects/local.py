@@ -39,6 +39,7 @@ from ivrimeet.errors import (
 )
 from ivrimeet.objects.chunks import Body, iter_chunks
 from ivrimeet.objects.store import (
+    Digest,
     ObjectInfo,
     ProgressCallback,
     validate_key,
@@ -260,6 +261,7 @@ class LocalStore:
         path: Path,
         *,
         progress: ProgressCallback | None = None,
+        digest: Digest | None = None,
     ) -> ObjectInfo:
         info = self.head(key)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.incomplete")
@@ -267,6 +269,8 @@ class LocalStore:
             with open(self._path(key), "rb") as src, open(tmp, "xb") as dst:
                 while chunk := src.read(_CHUNK):
                     dst.write(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     if progress:
                         progress(len(chunk))
             os.replace(tmp, path)

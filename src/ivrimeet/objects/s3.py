@@ -32,7 +32,13 @@ from ivrimeet.objects import s3_errors
 from ivrimeet.objects.chunks import Body, OverLimit, iter_parts
 from ivrimeet.objects.ranged_get import RangedDownloader
 from ivrimeet.objects.s3_client import S3Connection
-from ivrimeet.objects.store import ObjectInfo, ProgressCallback, validate_key, validate_prefix
+from ivrimeet.objects.store import (
+    Digest,
+    ObjectInfo,
+    ProgressCallback,
+    validate_key,
+    validate_prefix,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -461,11 +467,12 @@ class S3Store:
         path: Path,
         *,
         progress: ProgressCallback | None = None,
+        digest: Digest | None = None,
     ) -> ObjectInfo:
         """Write the object to ``path`` with parallel ranged GETs (see ``ranged_get.py``)."""
         validate_key(key)
         started = time.monotonic()
-        size = self._downloader.download(key, path, progress=progress)
+        size = self._downloader.download(key, path, progress=progress, digest=digest)
         seconds = time.monotonic() - started
         logger.info(
             "object.download key=%s bytes=%d seconds=%.3f mib_s=%.1f",

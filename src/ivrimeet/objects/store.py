@@ -24,12 +24,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from ivrimeet.errors import InvalidKeyError
 
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
 __all__ = [
     "MAX_KEY_BYTES",
+    "Digest",
     "ObjectInfo",
     "ObjectStore",
     "ProgressCallback",
@@ -42,6 +46,13 @@ MAX_KEY_BYTES = 1024
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of bytes just transferred (may be negative on a retry rewind)."""
+
+
+class Digest(Protocol):
+    """A running hash ``download_to_file`` feeds the body to, in order (``hashlib.sha256()``)."""
+
+    def update(self, data: ReadableBuffer, /) -> None: ...
+
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -153,8 +164,13 @@ class ObjectStore(Protocol):
         path: Path,
         *,
         progress: ProgressCallback | None = None,
+        digest: Digest | None = None,
     ) -> ObjectInfo:
-        """Write the object to ``path`` (parallel ranged reads where possible)."""
+        """Write the object to ``path`` (parallel ranged reads where possible).
+
+        ``digest`` (e.g. ``hashlib.sha256()``) is fed the whole body in order while
+        it is written, so a caller verifying it needs no second pass over the file.
+        """
         ...
 
     def head(self, key: str) -> ObjectInfo:
