@@ -57,10 +57,19 @@ class Settings(BaseSettings):
         default=16 * MIB,
         ge=5 * MIB,
         le=512 * MIB,
-        description="bytes per ranged GET / multipart part",
+        description="bytes per ranged GET on download",
     )
     transfer_concurrency: int = Field(
         default=8, ge=1, le=64, description="parallel connections per transfer"
+    )
+    upload_part_size: int = Field(
+        default=8 * MIB,
+        ge=5 * MIB,
+        le=512 * MIB,
+        description="bytes per multipart part on upload (memory: (UPLOAD_CONCURRENCY + 1) x this)",
+    )
+    upload_concurrency: int = Field(
+        default=4, ge=1, le=64, description="multipart parts uploading at once per upload"
     )
 
     # --- Hugging Face -------------------------------------------------------
