@@ -1,4 +1,4 @@
-"""``ivrimeet models pull|list|verify|rm|gc|warm``: the model store from the command line.
+"""``ivrimeet models pull|list|verify|rm|gc|warm|export``: the model store from the command line.
 
 Every command starts by removing temporary caches of dead processes
 (``runtime.model_store`` sweeps). Transfers show Rich progress bars on a
@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal, cast
+from pathlib import Path
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.console import Console
@@ -33,6 +34,7 @@ from ivrimeet.models import (
     ModelStore,
     PipelineLoader,
     collect_garbage,
+    export_model,
     list_models,
     pull,
     remove_model,
@@ -270,3 +272,37 @@ def warm_command(
             f"{report.seconds:.2f}",
         )
     Console(width=200).print(table)
+
+
+@models_app.command("export")
+def export_command(
+    ctx: typer.Context,
+    spec: Annotated[
+        str,
+        typer.Argument(
+            metavar="REPO[@REVISION]", help="Stored model (revision: branch, tag or commit)."
+        ),
+    ],
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="New or empty directory to write the Hugging Face cache into."
+        ),
+    ],
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Restore a stored model from the bucket into DIR as a Hugging Face cache, and keep it.
+
+    The whole closure (every repo the loader reads) is written as
+    DIR/models--org--name/{blobs,snapshots,refs}, each file sha256-verified,
+    with the same restore path cold starts use. Use it with
+    HF_HUB_CACHE=DIR (or cache_dir=DIR) and HF_HUB_OFFLINE=1.
+    """
+    repo, revision = _split(spec)
+    with _store(ctx, progress=progress) as (_, store):
+        result = export_model(store, repo, revision, directory)
+    stdout.print(
+        f"{result.repo}@{result.revision} -> {result.commit}: exported to {result.directory} "
+        f"({len(result.repos)} repos, {result.files} files, {result.bytes} bytes, "
+        f"{result.seconds:.2f} s)"
+    )

@@ -8,6 +8,7 @@ Public surface (other layers import only these names)::
     with materialize(store, "org/name") as m:       # any HF-cache reader
         ...m.cache_dir, m.snapshot...
     sweep_stale(tmp_dir)                           # at every start: remove dead processes' caches
+    export_model(store, "org/name", None, Path("dir"))  # keep a stored closure as an HF cache
 
 Entry points build the store with ``ivrimeet.runtime.model_store(settings)``.
 Lookup order, bucket layout and guarantees: ``store.py``, ``layout.py``,
@@ -22,6 +23,7 @@ from ivrimeet.models.api import (
     materialize,
     pull,
 )
+from ivrimeet.models.export import ExportResult, export_model
 from ivrimeet.models.hub import HubAccess
 from ivrimeet.models.inventory import (
     GcReport,
@@ -47,6 +49,7 @@ from ivrimeet.models.tempcache import sweep_stale
 __all__ = [
     "NO_EVENTS",
     "EncoderLoader",
+    "ExportResult",
     "GcReport",
     "HubAccess",
     "LoadReport",
@@ -65,6 +68,7 @@ __all__ = [
     "TransferEvents",
     "VerifyReport",
     "collect_garbage",
+    "export_model",
     "list_models",
     "load_diarization_pipeline",
     "load_speaker_encoder",
