@@ -68,6 +68,7 @@ def test_enqueue_failure_leaves_no_meeting_behind(api_settings: SettingsFactory)
         )
         assert answer.status_code == 503
         assert answer.json()["code"] == "queue_unavailable"
+        assert dead.split("//")[1] not in answer.text, "where the queue is goes to the log only"
         assert client.get("/api/meetings").json()["total"] == 0
         assert list(api.services.store.list("audio/")) == []
 

@@ -1,4 +1,5 @@
-"""Expiring claims: heartbeats keep a run alive, sweepers re-queue a dead one exactly once.
+"""Lost jobs: heartbeats keep a run alive, sweepers re-queue a dead one exactly once, and a
+meeting left ``queued`` without a job gets one, exactly once.
 
 Real SQLite and PostgreSQL databases and the real SQLite job queue; the clock
 is injected, so a claim expires without waiting for it.
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ivrimeet import db
-from ivrimeet.worker import ClaimHeartbeat, ExpiredClaimSweeper, JobQueue
+from ivrimeet.worker import ClaimHeartbeat, JobQueue, LostJobSweeper
 
 TTL = 120.0
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ def queue(tmp_path: Path) -> Iterator[JobQueue]:
     queue.close()
 
 
-def _claimed(database: db.Database, *, at: datetime) -> db.Claim:
+def _queued(database: db.Database) -> str:
     meeting_id = uuid.uuid4().hex
     db.create_meeting(
         database,
@@ -51,6 +52,11 @@ def _claimed(database: db.Database, *, at: datetime) -> db.Claim:
         audio_bytes=1,
         content_type="audio/wav",
     )
+    return meeting_id
+
+
+def _claimed(database: db.Database, *, at: datetime) -> db.Claim:
+    meeting_id = _queued(database)
     claim = db.claim_for_processing(database, meeting_id, worker="dead:1", now=at)
     assert claim is not None
     return claim
@@ -61,9 +67,7 @@ def test_a_claim_renewed_within_the_ttl_is_left_alone(
 ) -> None:
     claim = _claimed(database, at=T0)
     assert db.renew_claim(database, claim, now=T0 + timedelta(seconds=100))
-    sweeper = ExpiredClaimSweeper(
-        database, queue, ttl=TTL, clock=lambda: T0 + timedelta(seconds=200)
-    )
+    sweeper = LostJobSweeper(database, queue, ttl=TTL, clock=lambda: T0 + timedelta(seconds=200))
     assert sweeper.sweep() == []
     assert db.get_meeting(database, claim.meeting_id).status == "processing"
     assert queue.pending() == 0
@@ -74,21 +78,9 @@ def test_an_expired_claim_is_requeued_once_and_its_run_can_no_longer_write(
 ) -> None:
     claim = _claimed(database, at=T0)
     later = T0 + timedelta(seconds=TTL + 1)
-    sweepers = [
-        ExpiredClaimSweeper(database, queue, ttl=TTL, clock=lambda: later) for _ in range(8)
-    ]
-    results: list[list[str]] = []
-    barrier = threading.Barrier(len(sweepers))
-
-    def sweep(sweeper: ExpiredClaimSweeper) -> None:
-        barrier.wait()
-        results.append(sweeper.sweep())
-
-    threads = [threading.Thread(target=sweep, args=(s,)) for s in sweepers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = _racing_sweeps(
+        [LostJobSweeper(database, queue, ttl=TTL, clock=lambda: later) for _ in range(8)]
+    )
 
     assert sorted(results, key=len) == [[]] * 7 + [[claim.meeting_id]]
     assert queue.pending() == 1
@@ -113,6 +105,51 @@ def test_an_expired_claim_is_requeued_once_and_its_run_can_no_longer_write(
     # The re-run claims it afresh.
     again = db.claim_for_processing(database, claim.meeting_id, worker="alive:2", now=later)
     assert again is not None and again.run_id != claim.run_id
+
+
+def _racing_sweeps(sweepers: list[LostJobSweeper]) -> list[list[str]]:
+    results: list[list[str]] = []
+    barrier = threading.Barrier(len(sweepers))
+
+    def sweep(sweeper: LostJobSweeper) -> None:
+        barrier.wait()
+        results.append(sweeper.sweep())
+
+    threads = [threading.Thread(target=sweep, args=(s,)) for s in sweepers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_meeting_queued_without_a_job_gets_one_from_exactly_one_sweeper(
+    database: db.Database, queue: JobQueue
+) -> None:
+    stranded = _queued(database)  # the enqueue after it never happened
+    waiting = _queued(database)
+    queue.enqueue_processing(waiting)
+    later = datetime.now(UTC) + timedelta(seconds=TTL + 1)
+
+    results = _racing_sweeps(
+        [LostJobSweeper(database, queue, ttl=TTL, clock=lambda: later) for _ in range(8)]
+    )
+
+    assert sorted(results, key=len) == [[]] * 7 + [[stranded]]
+    assert queue.waiting_meetings() == {stranded, waiting}
+    assert queue.pending() == 2
+    assert db.get_meeting(database, stranded).status == "queued"
+
+
+def test_a_recently_queued_meeting_is_not_taken_for_stranded(
+    database: db.Database, queue: JobQueue
+) -> None:
+    meeting_id = _queued(database)
+    soon = datetime.now(UTC) + timedelta(seconds=TTL - 5)
+
+    assert LostJobSweeper(database, queue, ttl=TTL, clock=lambda: soon).sweep() == []
+    assert queue.pending() == 0
+    assert db.get_meeting(database, meeting_id).status == "queued"
 
 
 def test_the_heartbeat_thread_renews_the_claim_while_the_job_runs(

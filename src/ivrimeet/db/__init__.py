@@ -24,6 +24,7 @@ from ivrimeet.db.meetings import (
     renew_claim,
     request_reprocess,
     requeue_expired,
+    touch_stranded,
 )
 from ivrimeet.db.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from ivrimeet.db.records import (
@@ -75,5 +76,6 @@ __all__ = [
     "request_reprocess",
     "requeue_expired",
     "sqlite_url",
+    "touch_stranded",
     "upgrade",
 ]

@@ -10,6 +10,13 @@ A claim expires: the running worker renews the run's heartbeat
 than a cutoff back to ``queued`` (``requeue_expired``), ending that run as
 ``expired``. One conditional UPDATE on the run decides, so of several workers
 sweeping at once exactly one re-queues each meeting.
+
+A ``queued`` meeting can also lose its job: the enqueue after the status
+change failed (queue down), or a retry never reached the queue. Workers look
+for meetings ``queued`` since before a cutoff whose job is not in the queue
+(``touch_stranded``); one conditional UPDATE moves ``updated_at`` to now, so
+exactly one worker enqueues the job again, and, should that enqueue fail too,
+the meeting is found again one cutoff later.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import logging
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
@@ -65,6 +72,7 @@ __all__ = [
     "renew_claim",
     "request_reprocess",
     "requeue_expired",
+    "touch_stranded",
 ]
 
 logger = logging.getLogger(__name__)
@@ -371,6 +379,43 @@ def requeue_expired(db: Database, *, cutoff: datetime) -> list[str]:
             requeued.append(meeting_id)
             logger.info("claim.expired meeting=%s run=%d worker=%s", meeting_id, run_id, worker)
     return requeued
+
+
+def touch_stranded(
+    db: Database, *, cutoff: datetime, waiting: Collection[str], now: datetime | None = None
+) -> list[str]:
+    """Meetings ``queued`` since before ``cutoff`` with no job in ``waiting``, now touched.
+
+    ``waiting`` holds the meetings whose job is in the queue. Each meeting
+    returned had ``updated_at`` moved to ``now`` by this call alone (a
+    conditional UPDATE), so among workers sweeping at once exactly one gets it
+    and enqueues its job; the others see it as fresh.
+    """
+    now = now or utc_now()
+    with db.session() as session:
+        candidates = session.scalars(
+            select(Meeting.id).where(
+                Meeting.status == MeetingStatus.QUEUED, Meeting.updated_at < cutoff
+            )
+        ).all()
+    touched: list[str] = []
+    for meeting_id in candidates:
+        if meeting_id in waiting:
+            continue
+        with db.session() as session:
+            won = session.execute(
+                update(Meeting)
+                .where(
+                    Meeting.id == meeting_id,
+                    Meeting.status == MeetingStatus.QUEUED,
+                    Meeting.updated_at < cutoff,
+                )
+                .values(updated_at=now)
+            )
+            if won.rowcount == 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+                touched.append(meeting_id)
+                logger.info("job.stranded meeting=%s", meeting_id)
+    return touched
 
 
 def _finish_run(session: Session, run_id: int, outcome: str, error: str | None) -> None:

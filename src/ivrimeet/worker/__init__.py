@@ -8,7 +8,7 @@ about 15 MiB of memory that way.
 
 from typing import TYPE_CHECKING, Any
 
-from ivrimeet.worker.claims import DEFAULT_CLAIM_TTL_SECONDS, ClaimHeartbeat, ExpiredClaimSweeper
+from ivrimeet.worker.claims import DEFAULT_CLAIM_TTL_SECONDS, ClaimHeartbeat, LostJobSweeper
 from ivrimeet.worker.queue import RETRIES, JobHandler, JobQueue
 from ivrimeet.worker.services import Services, build_services
 
@@ -22,10 +22,10 @@ __all__ = [
     "TRANSIENT_ERRORS",
     "ClaimHeartbeat",
     "EmbeddedWorker",
-    "ExpiredClaimSweeper",
     "JobContext",
     "JobHandler",
     "JobQueue",
+    "LostJobSweeper",
     "ModelWarmup",
     "Services",
     "build_services",

@@ -1,17 +1,27 @@
-"""Claims that expire: a heartbeat while a job runs, and a sweeper that re-queues dead ones.
+"""Jobs that get lost: a heartbeat while a job runs, and a sweeper that queues lost ones again.
 
 ::
 
     run_job ── claim (run row, heartbeat = now)
        └─ ClaimHeartbeat: every ttl/3 ─ db.renew_claim ──────── False → claim lost, stop
-    every worker ── ExpiredClaimSweeper: at start, then every ttl/2
-       └─ db.requeue_expired(cutoff = now - ttl) → queue.enqueue_processing(meeting)
+    every worker ── LostJobSweeper: at start, then every ttl/2
+       ├─ db.requeue_expired(cutoff = now - ttl)                  → queue.enqueue_processing
+       └─ db.touch_stranded(cutoff, waiting = queue.waiting_meetings()) → queue.enqueue_processing
 
 A worker killed mid-job (``kill -9``, OOM, a lost machine) leaves its meeting
 in ``processing``, and Huey never delivers that task again. Its heartbeat stops,
 so after ``ttl`` the first sweeper to look ends the run as ``expired`` and
 re-queues the meeting; the run machinery of ``db`` keeps the dead run (should
-it wake up) from recording anything. The clock is passed in for tests.
+it wake up) from recording anything.
+
+A meeting can also sit in ``queued`` with no job: the enqueue after an upload,
+a reprocess or a re-queue failed (the queue was down), or a retry never reached
+the queue. A meeting ``queued`` for a whole ``ttl`` whose job is neither waiting
+nor scheduled in the queue gets its job again, from exactly one sweeper; if that
+enqueue fails too, the next pass after another ``ttl`` tries again. A job that
+is enqueued twice anyway is harmless: the second delivery finds nothing to claim.
+
+The clock is passed in for tests.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ __all__ = [
     "DEFAULT_CLAIM_TTL_SECONDS",
     "ClaimHeartbeat",
     "Clock",
-    "ExpiredClaimSweeper",
+    "LostJobSweeper",
     "utc_clock",
 ]
 
@@ -94,8 +104,9 @@ class ClaimHeartbeat:
                 return
 
 
-class ExpiredClaimSweeper:
-    """Re-queues meetings whose claim expired: once at ``start``, then every ``ttl / 2``."""
+class LostJobSweeper:
+    """Queues lost jobs again (expired claims, stranded ``queued`` meetings): at ``start``,
+    then every ``ttl / 2``."""
 
     def __init__(
         self,
@@ -110,16 +121,23 @@ class ExpiredClaimSweeper:
         self._ttl = ttl
         self._clock = clock
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="claim-sweeper", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="lost-job-sweeper", daemon=True)
 
     def sweep(self) -> list[str]:
-        """One pass: re-queue and enqueue every meeting whose claim expired; returns their ids."""
+        """One pass: enqueue a job for every meeting whose job was lost; returns their ids."""
         cutoff = self._clock() - timedelta(seconds=self._ttl)
         requeued = db.requeue_expired(self._database, cutoff=cutoff)
         for meeting_id in requeued:
             self._queue.enqueue_processing(meeting_id)
             logger.info("claim.requeued meeting=%s ttl=%.1f", meeting_id, self._ttl)
-        return requeued
+        waiting = self._queue.waiting_meetings()
+        stranded = db.touch_stranded(
+            self._database, cutoff=cutoff, waiting=waiting, now=self._clock()
+        )
+        for meeting_id in stranded:
+            self._queue.enqueue_processing(meeting_id)
+            logger.info("job.requeued meeting=%s reason=stranded ttl=%.1f", meeting_id, self._ttl)
+        return requeued + stranded
 
     def start(self) -> None:
         self._thread.start()
@@ -134,8 +152,8 @@ class ExpiredClaimSweeper:
             try:
                 self.sweep()
             except IvrimeetError as exc:  # database or queue down: the next pass tries again
-                logger.warning("claim.sweep_failed error=%s summary=%s", exc.code, exc.summary)
+                logger.warning("jobs.sweep_failed error=%s summary=%s", exc.code, exc.summary)
             except Exception as exc:  # the sweeper thread must outlive any one pass
-                logger.error("claim.sweep_failed error=%s", type(exc).__name__, exc_info=exc)
+                logger.error("jobs.sweep_failed error=%s", type(exc).__name__, exc_info=exc)
             if self._stop.wait(self._ttl / 2):
                 return

@@ -8,6 +8,10 @@ the job claims the meeting in the database first (``db.claim_for_processing``).
 
 Both sides register the same task; only a worker process attaches the function
 that does the work (``attach``).
+
+A queue that cannot be used raises ``QueueUnavailableError`` whose message
+names the kind of queue, not its address (it reaches API clients); the
+address and the reason go to the log (``queue.unavailable``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ logger = logging.getLogger(__name__)
 RETRIES = 3
 """Extra attempts for a job that failed on a transient error (storage, hub, database)."""
 RETRY_DELAY_SECONDS = 10
+_TASK_NAME = "process_meeting"
 
 JobHandler = Callable[[str, int], None]
 """``handler(meeting_id, retries_left)``: does the work of one job."""
@@ -62,7 +67,7 @@ class JobQueue:
             self.is_redis = False
         self._handler: JobHandler | None = None
         self._process = self.huey.task(
-            retries=RETRIES, retry_delay=RETRY_DELAY_SECONDS, context=True, name="process_meeting"
+            retries=RETRIES, retry_delay=RETRY_DELAY_SECONDS, context=True, name=_TASK_NAME
         )(self._run_process_meeting)
 
     def _run_process_meeting(self, meeting_id: str, task: Task) -> None:
@@ -85,6 +90,12 @@ class JobQueue:
         with self._translated("read the queue length"):
             return int(self.huey.pending_count())
 
+    def waiting_meetings(self) -> set[str]:
+        """Meetings whose job is in the queue, or scheduled there for a retry."""
+        with self._translated("read the waiting jobs"):
+            tasks = [*self.huey.pending(), *self.huey.scheduled()]
+        return {str(task.args[0]) for task in tasks if task.name == _TASK_NAME and task.args}
+
     def flush(self) -> None:
         """Remove every message of this queue (tests, and clean-up of a private queue)."""
         with self._translated("flush the queue"):
@@ -102,16 +113,27 @@ class JobQueue:
         try:
             yield
         except (RedisError, sqlite3.Error) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            logger.warning(
+                "queue.unavailable queue=%s action=%s error=%s reason=%s",
+                self.label,
+                action.replace(" ", "_"),
+                type(exc).__name__,
+                reason,
+            )
+            kind = "Redis" if self.is_redis else "SQLite"
             raise QueueUnavailableError(
-                f"Cannot {action} on the job queue ({self.label}).",
-                details=[f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"],
-                hints=(
-                    [
-                        "check that Redis is running and REDIS_URL points at it",
+                f"Cannot {action} on the job queue ({kind}).",
+                hints=[
+                    "retry in a moment: the service reconnects by itself once the queue is back",
+                    (
+                        "operators: check that Redis is running and REDIS_URL points at it; "
                         "every API and worker process must use the same REDIS_URL and "
-                        "IVRIMEET_QUEUE_NAME",
-                    ]
-                    if self.is_redis
-                    else ["check that the data dir is writable and not on a network share"]
-                ),
+                        "IVRIMEET_QUEUE_NAME"
+                        if self.is_redis
+                        else "operators: check that the data dir is writable and not on a "
+                        "network share"
+                    )
+                    + "; the server log (queue.unavailable) says which queue and why",
+                ],
             ) from exc

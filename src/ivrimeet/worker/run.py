@@ -5,8 +5,9 @@ handler to the queue and start Huey consumer threads. Models are loaded in the
 background right away, so the first job does not pay for it and ``/readyz``
 can report when they are ready.
 
-Both also run an ``ExpiredClaimSweeper``: at start and every half claim TTL it
-re-queues meetings left in ``processing`` by a worker that died mid-job.
+Both also run a ``LostJobSweeper``: at start and every half claim TTL it
+re-queues meetings left in ``processing`` by a worker that died mid-job, and
+enqueues a job for meetings left ``queued`` without one.
 
 Signals: ``ivrimeet worker`` lets Huey own them (SIGTERM finishes the jobs in
 progress, then exits; SIGINT stops at once); inside ``serve`` uvicorn owns them
@@ -29,7 +30,7 @@ from ivrimeet.models import LoadReport
 from ivrimeet.processing.models import ModelHolder
 from ivrimeet.runtime import model_store
 from ivrimeet.settings import Settings
-from ivrimeet.worker.claims import ExpiredClaimSweeper
+from ivrimeet.worker.claims import LostJobSweeper
 from ivrimeet.worker.jobs import JobContext, run_job
 from ivrimeet.worker.services import Services, build_services
 
@@ -67,10 +68,8 @@ def job_context(settings: Settings, services: Services) -> JobContext:
     )
 
 
-def _sweeper(settings: Settings, services: Services) -> ExpiredClaimSweeper:
-    return ExpiredClaimSweeper(
-        services.database, services.queue, ttl=settings.worker_claim_ttl_seconds
-    )
+def _sweeper(settings: Settings, services: Services) -> LostJobSweeper:
+    return LostJobSweeper(services.database, services.queue, ttl=settings.worker_claim_ttl_seconds)
 
 
 def _attach(context: JobContext, services: Services) -> None:
