@@ -55,6 +55,8 @@ def object_store(settings: Settings) -> ObjectStore:
             s3_connection(settings),
             part_size=settings.transfer_part_size,
             concurrency=settings.transfer_concurrency,
+            upload_part_size=settings.upload_part_size,
+            upload_concurrency=settings.upload_concurrency,
         )
     data_dir = settings.ivrimeet_data_dir
     return LocalStore(data_dir / "objects", signing_key=local_signing_key(data_dir))

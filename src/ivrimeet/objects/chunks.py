@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-__all__ = ["Body", "OverLimit", "iter_chunks", "iter_parts", "read_exactly"]
+__all__ = ["Body", "OverLimit", "PartReader", "iter_chunks"]
 
 Body = BinaryIO | Iterable[bytes] | bytes
 
@@ -40,79 +40,60 @@ def iter_chunks(body: Body, chunk_size: int) -> Iterator[bytes]:
             yield bytes(view[offset : offset + chunk_size])
 
 
-def read_exactly(chunks: Iterator[bytes], size: int, carry: bytearray) -> bytes:
-    """Take up to ``size`` bytes from ``carry`` + ``chunks``; leftovers stay in ``carry``.
+class PartReader:
+    """Fills buffers from a ``put`` body: bytes, a readable stream, or an iterable of chunks.
 
-    Returns fewer than ``size`` bytes only when ``chunks`` is exhausted.
+    Each call to ``fill`` fills the buffer completely unless the body ends.
+    Chunks are copied once, straight into the buffer (a chunk larger than the
+    room left is split across buffers without copying it first). Raises
+    ``OverLimit`` as soon as more than ``max_bytes`` bytes were read.
     """
-    while len(carry) < size:
-        try:
-            carry += next(chunks)
-        except StopIteration:
-            break
-    out = bytes(carry[:size])
-    del carry[:size]
-    return out
 
+    def __init__(self, body: Body, max_bytes: int | None) -> None:
+        self.total = 0
+        self._max_bytes = max_bytes
+        self._pending = memoryview(b"")
+        self._readinto: Callable[[memoryview], int | None] | None = None
+        self._chunks: Iterator[bytes] | None = None
+        if isinstance(body, bytes | bytearray | memoryview):
+            self._pending = memoryview(body).cast("B")
+            self._chunks = iter(())
+        elif callable(getattr(body, "readinto", None)):
+            self._readinto = body.readinto  # type: ignore[attr-defined]  # checked just above
+        elif callable(getattr(body, "read", None)):
+            read = body.read  # type: ignore[attr-defined]  # checked just above
+            self._chunks = iter(lambda: read(1024 * 1024), b"")
+        else:
+            self._chunks = iter(body)
 
-def iter_parts(body: Body, part_size: int, *, max_bytes: int | None = None) -> Iterator[bytearray]:
-    """Yield ``body`` as full parts of ``part_size`` bytes (the last may be shorter).
-
-    Each part is a fresh ``bytearray`` filled in place (``readinto`` for streams
-    that have it), so the caller may hand it to another thread. Raises
-    ``OverLimit`` as soon as more than ``max_bytes`` bytes have been read.
-    Memory: one part plus the body's own chunk.
-    """
-    readinto = getattr(body, "readinto", None)
-    if callable(readinto) and not isinstance(body, bytes | bytearray | memoryview):
-        yield from _parts_by_readinto(readinto, part_size, max_bytes)
-        return
-    total = 0
-    part = bytearray()
-    for chunk in iter_chunks(body, part_size):
-        total += len(chunk)
-        if max_bytes is not None and total > max_bytes:
-            raise OverLimit(max_bytes)
-        room = part_size - len(part)
-        if len(chunk) < room:
-            part += chunk
-            continue
-        part += chunk[:room]
-        yield part
-        part = bytearray(chunk[room:])
-    if part:
-        yield part
-
-
-def _parts_by_readinto(
-    readinto: Callable[[memoryview], int | None], part_size: int, max_bytes: int | None
-) -> Iterator[bytearray]:
-    total = 0
-    while True:
-        part = bytearray(part_size)
-        view = memoryview(part)
+    def fill(self, buffer: memoryview) -> int:
         filled = 0
-        while filled < part_size:
-            got = readinto(view[filled:])
-            if not got:
-                break
+        size = len(buffer)
+        while filled < size:
+            if self._readinto is not None:
+                got = self._readinto(buffer[filled:]) or 0
+                if not got:
+                    break
+            else:
+                if not self._pending:
+                    assert self._chunks is not None
+                    chunk = next(self._chunks, None)
+                    if chunk is None:
+                        break
+                    self._pending = memoryview(chunk).cast("B")
+                    continue
+                got = min(len(self._pending), size - filled)
+                buffer[filled : filled + got] = self._pending[:got]
+                self._pending = self._pending[got:]
             filled += got
-            if max_bytes is not None and total + filled > max_bytes:
-                view.release()
-                raise OverLimit(max_bytes)
-        view.release()
-        total += filled
-        if filled == 0:
-            return
-        if filled < part_size:
-            del part[filled:]
-            yield part
-            return
-        yield part
+            if self._max_bytes is not None and self.total + filled > self._max_bytes:
+                raise OverLimit(self._max_bytes)
+        self.total += filled
+        return filled
 
 
 class OverLimit(Exception):  # a signal for the store, which raises SizeLimitError
-    """``iter_parts`` read more than ``max_bytes``; the store turns this into SizeLimitError."""
+    """A body was longer than ``max_bytes``; the store turns this into SizeLimitError."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"more than {max_bytes} bytes")

@@ -1,9 +1,13 @@
 """``S3Store``: the object store on S3 or an S3-compatible server.
 
-Uploads go through boto3 (single PutObject for one part, else multipart with a
-bounded thread pool). ``download_to_file`` uses the fast ranged downloader in
-``ranged_get.py`` (stdlib ``http.client``, SigV4 per request, ``os.pwrite``).
-Every botocore error is translated in ``s3_errors.py``.
+The paths that move bytes, and the ones a busy API server calls all the time,
+talk HTTP themselves through ``s3_http.py`` (stdlib ``http.client``, SigV4 per
+request, no boto3 client): ``put`` (``s3_put.py``: one PutObject, or a
+multipart upload from reused buffers), ``get`` (``s3_read.py``: a streamed
+read that resumes after a broken connection), ``head``/``exists`` and
+``presign_get``. ``download_to_file`` uses the parallel ranged downloader in
+``ranged_get.py``. Listing, deleting and the create-only probe use boto3,
+made on first use. Every failure is translated in ``s3_errors.py``.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, suppress
-from itertools import chain
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -29,9 +33,12 @@ from ivrimeet.errors import (
     SizeLimitError,
 )
 from ivrimeet.objects import s3_errors
-from ivrimeet.objects.chunks import Body, OverLimit, iter_parts
+from ivrimeet.objects.chunks import Body, OverLimit, PartReader
 from ivrimeet.objects.ranged_get import RangedDownloader
 from ivrimeet.objects.s3_client import S3Connection
+from ivrimeet.objects.s3_http import S3Http
+from ivrimeet.objects.s3_put import Uploaded, part_buffers, put_single, upload_parts
+from ivrimeet.objects.s3_read import ResumingReader
 from ivrimeet.objects.store import (
     Digest,
     ObjectInfo,
@@ -42,17 +49,18 @@ from ivrimeet.objects.store import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
-__all__ = ["MIN_PART_SIZE", "S3Store"]
+__all__ = ["MIN_PART_SIZE", "UPLOAD_CONCURRENCY", "UPLOAD_PART_SIZE", "S3Store"]
 
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB
 """S3's smallest allowed multipart part (all but the last)."""
+UPLOAD_PART_SIZE = 8 * MiB
+UPLOAD_CONCURRENCY = 4
+"""Upload defaults, measured through the API (README.md, Performance; settings.py)."""
 _MAX_PART_SIZE = 5 * 1024 * MiB
-_MAX_PARTS = 10_000
 _DELETE_BATCH = 1000
 PROBE_PREFIX = "_ivrimeet/probe/"
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412"})
@@ -63,15 +71,15 @@ class S3Store:
     """Objects in one S3 bucket; see ``ObjectStore`` for the guarantees.
 
     Tunables: ``part_size`` and ``concurrency`` shape downloads (ranged GETs of
-    ``part_size`` on ``concurrency`` connections) and uploads; ``upload_buffer_bytes``
-    caps what an upload may hold in memory.
+    ``part_size`` on ``concurrency`` connections); ``upload_part_size`` and
+    ``upload_concurrency`` shape uploads (parts of that size, that many in
+    flight). Not given, uploads take the measured ``UPLOAD_PART_SIZE`` and
+    ``UPLOAD_CONCURRENCY``, or ``part_size``/``concurrency`` where those are smaller.
 
-    Memory: a ``put`` holds at most ``(upload_concurrency + 1) * upload_part_size``
-    bytes of body (parts uploading plus one filling), which is at most
-    ``max(upload_buffer_bytes, 2 * 5 MiB)`` whatever the body's length: uploads
-    use ``part_size`` and ``concurrency`` when they fit the budget, else parts
-    shrink (not below S3's 5 MiB minimum), then fewer go in parallel.
-    ``download_to_file`` holds one 1 MiB buffer per thread whatever the size.
+    Memory: a ``put`` holds ``(upload_concurrency + 1) * upload_part_size``
+    bytes of buffers (parts uploading plus one filling) whatever the body's
+    length; ``download_to_file`` one 1 MiB buffer per thread; a ``get`` what
+    its caller reads at a time.
     """
 
     def __init__(
@@ -80,29 +88,42 @@ class S3Store:
         *,
         part_size: int = 16 * MiB,
         concurrency: int = 8,
+        upload_part_size: int | None = None,
+        upload_concurrency: int | None = None,
         list_page_size: int = 1000,
-        upload_buffer_bytes: int = 64 * MiB,
     ) -> None:
-        if not MIN_PART_SIZE <= part_size <= _MAX_PART_SIZE:
-            raise ConfigurationError(
-                f"part_size={part_size} is out of range: S3 parts are 5 MiB to 5 GiB.",
-                hints=[f"set TRANSFER_PART_SIZE between {MIN_PART_SIZE} and {_MAX_PART_SIZE}"],
-            )
-        if not 1 <= concurrency <= 64:
-            raise ConfigurationError(
-                f"concurrency={concurrency} is out of range (1..64).",
-                hints=["set TRANSFER_CONCURRENCY between 1 and 64"],
-            )
+        if upload_part_size is None:
+            upload_part_size = min(part_size, UPLOAD_PART_SIZE)
+        if upload_concurrency is None:
+            upload_concurrency = min(concurrency, UPLOAD_CONCURRENCY)
+        for name, size, setting in (
+            ("part_size", part_size, "TRANSFER_PART_SIZE"),
+            ("upload_part_size", upload_part_size, "UPLOAD_PART_SIZE"),
+        ):
+            if not MIN_PART_SIZE <= size <= _MAX_PART_SIZE:
+                raise ConfigurationError(
+                    f"{name}={size} is out of range: S3 parts are 5 MiB to 5 GiB.",
+                    hints=[f"set {setting} between {MIN_PART_SIZE} and {_MAX_PART_SIZE}"],
+                )
+        for name, count, setting in (
+            ("concurrency", concurrency, "TRANSFER_CONCURRENCY"),
+            ("upload_concurrency", upload_concurrency, "UPLOAD_CONCURRENCY"),
+        ):
+            if not 1 <= count <= 64:
+                raise ConfigurationError(
+                    f"{name}={count} is out of range (1..64).",
+                    hints=[f"set {setting} between 1 and 64"],
+                )
         if not 1 <= list_page_size <= 1000:
             raise ConfigurationError(f"list_page_size={list_page_size} is out of range (1..1000).")
         self.connection = connection
         self.part_size = part_size
         self.concurrency = concurrency
+        self.upload_part_size = upload_part_size
+        self.upload_concurrency = upload_concurrency
         self.list_page_size = list_page_size
-        self.upload_part_size, self.upload_concurrency = _upload_shape(
-            part_size, concurrency, upload_buffer_bytes
-        )
         self._boto3_client: S3Client | None = None
+        self._http = S3Http(connection)
         self._downloader = RangedDownloader(
             connection, part_size=part_size, concurrency=concurrency
         )
@@ -147,7 +168,7 @@ class S3Store:
     ) -> ObjectInfo:
         """Store ``body`` at ``key``: one PutObject if it fits in a part, else multipart.
 
-        Memory stays under ``(upload_concurrency + 1) * upload_part_size`` (see the
+        Memory stays at ``(upload_concurrency + 1) * upload_part_size`` (see the
         class docstring) whatever the body's length. Over ``max_bytes`` raises
         ``SizeLimitError``; any failure (also a ``KeyboardInterrupt`` or an error
         raised by the body's iterator) aborts the multipart upload, so no object
@@ -155,173 +176,56 @@ class S3Store:
         """
         validate_key(key)
         started = time.monotonic()
-        parts = iter_parts(body, self.upload_part_size, max_bytes=max_bytes)
-        try:
-            first = next(parts, bytearray())
-            second = next(parts, None) if len(first) == self.upload_part_size else None
-        except OverLimit as exc:
-            raise self._too_large(key, exc.max_bytes) from exc
-        if second is None:
-            info = self._put_single(key, first, content_type)
-            if progress:
-                progress(info.size)
+        if isinstance(body, bytes | bytearray | memoryview) and len(body) <= self.upload_part_size:
+            if max_bytes is not None and len(body) > max_bytes:
+                raise self._too_large(key, max_bytes)
+            # Small objects (results, snippets, manifests) go as they are: no buffer.
+            uploaded = put_single(self._http, key, memoryview(body).cast("B"), content_type)
         else:
-            info = self._put_multipart(key, chain([first, second], parts), content_type, progress)
+            uploaded = self._put_stream(key, PartReader(body, max_bytes), content_type)
+        if progress:
+            progress(uploaded.size)
         seconds = time.monotonic() - started
         logger.info(
             "object.put key=%s bytes=%d seconds=%.3f mib_s=%.1f",
             key,
-            info.size,
+            uploaded.size,
             seconds,
-            info.size / MiB / max(seconds, 1e-9),
+            uploaded.size / MiB / max(seconds, 1e-9),
         )
-        return info
+        return ObjectInfo(
+            key=key, size=uploaded.size, etag=uploaded.etag, content_type=content_type
+        )
+
+    def _put_stream(self, key: str, reader: PartReader, content_type: str | None) -> Uploaded:
+        part_size = self.upload_part_size
+        with part_buffers(self.upload_concurrency + 1, part_size) as buffers:
+            first, second = buffers.pop(), buffers.pop()
+            try:
+                length = reader.fill(first)
+                # One more byte decides: the multipart upload starts without waiting
+                # for a whole second part (a slow client shows progress at once).
+                more = reader.fill(second[:1]) if length == part_size else 0
+            except OverLimit as exc:
+                raise self._too_large(key, exc.max_bytes) from exc
+            if more == 0:
+                return put_single(self._http, key, first[:length], content_type)
+            return upload_parts(
+                self._http,
+                key,
+                reader,
+                buffers,
+                [(first, length), (second, more)],
+                concurrency=self.upload_concurrency,
+                content_type=content_type,
+                progress=None,
+                too_large=lambda limit: self._too_large(key, limit),
+            )
 
     def _too_large(self, key: str, max_bytes: int) -> SizeLimitError:
         return SizeLimitError(
             f"Upload to {self.url_for(key)} is larger than the limit of {max_bytes} bytes.",
             hints=["send a smaller file or raise MAX_UPLOAD_BYTES"],
-        )
-
-    def _put_single(
-        self, key: str, data: bytearray, content_type: str | None, **extra: Any
-    ) -> ObjectInfo:
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, **extra}
-        if content_type:
-            args["ContentType"] = content_type
-        with self._translated("PutObject", key):
-            answer = self._client.put_object(**args)
-        return ObjectInfo(
-            key=key, size=len(data), etag=_etag(answer.get("ETag")), content_type=content_type
-        )
-
-    def _put_multipart(
-        self,
-        key: str,
-        parts: Iterator[bytearray],
-        content_type: str | None,
-        progress: ProgressCallback | None,
-    ) -> ObjectInfo:
-        # Parts carry CRC32 checksums (botocore's default) that S3 verifies; the upload
-        # is declared CRC32 so Complete can list them, as s3transfer does.
-        create: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ChecksumAlgorithm": "CRC32"}
-        if content_type:
-            create["ContentType"] = content_type
-        with self._translated("CreateMultipartUpload", key):
-            upload_id = self._client.create_multipart_upload(**create)["UploadId"]
-        try:
-            done, size = self._upload_parts(key, upload_id, parts, progress)
-            with self._translated("CompleteMultipartUpload", key):
-                answer = self._client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": [done[number] for number in sorted(done)]},
-                )
-        except BaseException:
-            self._abort(key, upload_id)
-            raise
-        return ObjectInfo(
-            key=key, size=size, etag=_etag(answer.get("ETag")), content_type=content_type
-        )
-
-    def _upload_parts(
-        self,
-        key: str,
-        upload_id: str,
-        parts: Iterator[bytearray],
-        progress: ProgressCallback | None,
-    ) -> tuple[dict[int, CompletedPartTypeDef], int]:
-        """Upload every part, at most ``upload_concurrency`` in flight; (parts, total bytes)."""
-        uploaded: dict[int, CompletedPartTypeDef] = {}
-        size = 0
-        in_flight: set[Future[tuple[CompletedPartTypeDef, int]]] = set()
-
-        def harvest(done: set[Future[tuple[CompletedPartTypeDef, int]]]) -> None:
-            for future in done:
-                part, length = future.result()
-                uploaded[part["PartNumber"]] = part
-                if progress:
-                    progress(length)
-
-        pool = ThreadPoolExecutor(self.upload_concurrency, thread_name_prefix="s3-put")
-        try:
-            number = 0
-            while True:
-                try:
-                    part = next(parts, None)
-                except OverLimit as exc:
-                    raise self._too_large(key, exc.max_bytes) from exc
-                if part is None:
-                    break
-                number += 1
-                if number > _MAX_PARTS:
-                    raise self._too_large(key, _MAX_PARTS * self.upload_part_size)
-                size += len(part)
-                while len(in_flight) >= self.upload_concurrency:
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    harvest(done)
-                in_flight.add(pool.submit(self._upload_part, key, upload_id, number, part))
-                del part
-            done, in_flight = wait(in_flight)
-            harvest(done)
-        finally:
-            # On failure: drop queued parts and wait for running ones, so no part
-            # lands after the abort that follows.
-            pool.shutdown(wait=True, cancel_futures=True)
-        return uploaded, size
-
-    def _upload_part(
-        self, key: str, upload_id: str, number: int, part: bytearray
-    ) -> tuple[CompletedPartTypeDef, int]:
-        with self._translated("UploadPart", key):
-            answer = self._client.upload_part(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=part,  # type: ignore[arg-type]  # botocore takes bytearray (validate.py)
-            )
-        logger.debug("object.part key=%s part=%d bytes=%d", key, number, len(part))
-        completed: CompletedPartTypeDef = {"PartNumber": number, "ETag": answer["ETag"]}
-        if answer.get("ChecksumCRC32"):
-            completed["ChecksumCRC32"] = answer["ChecksumCRC32"]
-        return completed, len(part)
-
-    def _abort(self, key: str, upload_id: str) -> None:
-        """Abort a multipart upload; never raises, so the original error stays visible."""
-        try:
-            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except ClientError as exc:
-            if s3_errors.is_access_denied(exc):
-                logger.warning(
-                    "object.abort_refused key=%s bucket=%s reason=%s note=%s",
-                    key,
-                    self.bucket,
-                    "no s3:AbortMultipartUpload permission",
-                    "the bucket lifecycle rule will remove the uploaded parts",
-                )
-                return
-            error = s3_errors.translate_client_error(
-                exc, operation="AbortMultipartUpload", bucket=self.bucket, key=key
-            )
-            self._abort_failed(key, upload_id, error.summary)
-        except BotoCoreError as exc:
-            self._abort_failed(key, upload_id, type(exc).__name__)
-        else:
-            logger.info("object.aborted key=%s", key)
-
-    def _abort_failed(self, key: str, upload_id: str, reason: str) -> None:
-        # The server is gone or refusing: its parts stay (and cost) until something aborts
-        # them. Say which upload, and what will clean it up, so an operator can act.
-        logger.warning(
-            "object.abort_failed key=%s bucket=%s upload_id=%s error=%s note=%s",
-            key,
-            self.bucket,
-            upload_id,
-            reason,
-            "the upload stays open until the bucket lifecycle rule (ivrimeet setup-bucket) "
-            "aborts it",
         )
 
     def put_if_absent(
@@ -335,9 +239,13 @@ class S3Store:
         validate_key(key)
         if not self.supports_create_only():
             raise self._create_only_unsupported(key)
-        info = self._put_single(key, bytearray(data), content_type, IfNoneMatch="*")
-        logger.info("object.put_if_absent key=%s bytes=%d", key, info.size)
-        return info
+        uploaded = put_single(
+            self._http, key, memoryview(data), content_type, {"If-None-Match": "*"}
+        )
+        logger.info("object.put_if_absent key=%s bytes=%d", key, uploaded.size)
+        return ObjectInfo(
+            key=key, size=uploaded.size, etag=uploaded.etag, content_type=content_type
+        )
 
     def _create_only_unsupported(self, key: str) -> CreateOnlyUnsupportedError:
         return CreateOnlyUnsupportedError(
@@ -401,14 +309,16 @@ class S3Store:
 
     def head(self, key: str) -> ObjectInfo:
         validate_key(key)
-        with self._translated("HeadObject", key):
-            answer = self._client.head_object(Bucket=self.bucket, Key=key)
+        answer = self._http.send("HEAD", key, operation="HeadObject")
+        if answer.status == 404:
+            raise self._http.http_error(answer, "HeadObject", key)
+        modified = answer.header("Last-Modified")
         return ObjectInfo(
             key=key,
-            size=int(answer["ContentLength"]),
-            etag=_etag(answer.get("ETag")),
-            last_modified=answer.get("LastModified"),
-            content_type=answer.get("ContentType"),
+            size=int(answer.header("Content-Length") or 0),
+            etag=_etag(answer.header("ETag")),
+            last_modified=_http_date(modified) if modified else None,
+            content_type=answer.header("Content-Type"),
         )
 
     def exists(self, key: str) -> bool:
@@ -421,41 +331,21 @@ class S3Store:
     def get(
         self, key: str, *, start: int | None = None, end: int | None = None
     ) -> AbstractContextManager[BinaryIO]:
-        """Open the object (or bytes ``start``..``end`` inclusive) as a readable stream."""
+        """Open the object (or bytes ``start``..``end`` inclusive) as a readable stream.
+
+        A connection that breaks mid-read is resumed from the byte reached
+        (``s3_read.py``), so the stream is whole or the read raises.
+        """
         validate_key(key)
         return self._open(key, start, end)
 
     @contextmanager
     def _open(self, key: str, start: int | None, end: int | None) -> Iterator[BinaryIO]:
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        ranged = start is not None or end is not None
-        if ranged:
-            args["Range"] = f"bytes={start or 0}-{'' if end is None else end}"
+        reader = ResumingReader(self._http, key, start, end)
         try:
-            answer = self._client.get_object(**args)
-        except ClientError as exc:
-            if ranged and s3_errors.S3Answer.from_client_error(exc).code == "InvalidRange":
-                # The range starts past the end: nothing to read, like a file's read().
-                yield _EmptyReader()  # type: ignore[misc]  # duck-typed BinaryIO
-                return
-            raise s3_errors.translate_client_error(
-                exc, operation="GetObject", bucket=self.bucket, key=key, connection=self.connection
-            ) from exc
-        except BotoCoreError as exc:
-            raise s3_errors.translate_boto_error(
-                exc, operation="GetObject", bucket=self.bucket, key=key, connection=self.connection
-            ) from exc
-        body = answer["Body"]
-        try:
-            reader = _BodyReader(body, self, key)
-            if ranged and not answer.get("ContentRange"):
-                # The server ignored Range and sent the whole object: skip to the range.
-                reader.skip(start or 0)
-                if end is not None:
-                    reader.limit(end - (start or 0) + 1)
-            yield reader  # type: ignore[misc]  # duck-typed BinaryIO
+            yield reader.open()  # type: ignore[misc]  # duck-typed BinaryIO
         finally:
-            body.close()
+            reader.close()
 
     def get_bytes(self, key: str) -> bytes:
         with self.get(key) as handle:
@@ -573,73 +463,19 @@ class S3Store:
     def presign_get(self, key: str, expires_seconds: int = 900) -> str:
         """A presigned GET URL. It acts as a secret: never log it."""
         validate_key(key)
-        with self._translated("GetObject", key):
-            return self._client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": key},
-                ExpiresIn=expires_seconds,
-            )
+        return self._http.presign_get(key, expires_seconds)
 
 
-def _upload_shape(part_size: int, concurrency: int, budget: int) -> tuple[int, int]:
-    """(part size, parts in flight) for uploads so that (in flight + 1) parts fit ``budget``.
-
-    Measured on rclone (bench/, README.md, Performance): many smaller parts upload
-    as fast as a few big ones, so parts shrink first and parallelism goes last.
-    """
-    if (concurrency + 1) * part_size <= budget:
-        return part_size, concurrency
-    size = max(MIN_PART_SIZE, budget // (concurrency + 1) // MiB * MiB)
-    return size, max(1, min(concurrency, budget // size - 1))
+def _info(key: str, uploaded: Uploaded, content_type: str | None) -> ObjectInfo:
+    return ObjectInfo(key=key, size=uploaded.size, etag=uploaded.etag, content_type=content_type)
 
 
 def _etag(value: object) -> str | None:
     return str(value).strip('"') if value else None
 
 
-class _EmptyReader:
-    def read(self, size: int = -1) -> bytes:
-        return b""
-
-    def readable(self) -> bool:
-        return True
-
-
-class _BodyReader:
-    """A botocore streaming body whose read errors come out translated."""
-
-    def __init__(self, body: Any, store: S3Store, key: str) -> None:
-        self._body = body
-        self._store = store
-        self._key = key
-        self._left: int | None = None
-
-    def skip(self, count: int) -> None:
-        while count > 0:
-            got = self._read(min(count, MiB))
-            if not got:
-                return
-            count -= len(got)
-
-    def limit(self, count: int) -> None:
-        self._left = count
-
-    def _read(self, size: int) -> bytes:
-        with self._store._translated("GetObject", self._key):
-            return bytes(self._body.read(size if size >= 0 else None))
-
-    def read(self, size: int = -1) -> bytes:
-        if self._left is not None:
-            if self._left <= 0:
-                return b""
-            size = self._left if size < 0 else min(size, self._left)
-        data = self._read(size)
-        if self._left is not None:
-            self._left -= len(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._body.close()
+def _http_date(value: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
