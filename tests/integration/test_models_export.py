@@ -134,6 +134,44 @@ def test_export_writes_a_cache_that_huggingface_hub_reads_offline(
     assert TEST_TOKEN not in result.output
 
 
+def test_export_as_a_real_process_takes_the_lean_entry_point_with_the_same_outcomes(
+    bucket: S3Connection, hub: StandInHub, tmp_path: Path
+) -> None:
+    """``main()`` serves ``models export`` without building the full app: same result, codes."""
+    commit = _pulled(hub)
+    script = "from ivrimeet.cli.main import main; main()"
+
+    def export(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", script, "models", "export", *args, "--no-progress"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    done = export(SAFETENSORS, str(tmp_path / "out"))
+    missing = export("ivrimeet-test/not-stored", str(tmp_path / "none"))
+    heavy = textwrap.dedent(
+        """
+        import sys
+        from ivrimeet.cli.main import main
+        sys.argv[1:] = ["models", "export", "--help"]
+        try:
+            main()
+        except SystemExit:
+            pass
+        print(sorted(m for m in ("sqlalchemy", "fastapi", "huey", "torch") if m in sys.modules))
+        """
+    )
+    modules = subprocess.run(
+        [sys.executable, "-c", heavy], capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"-> {commit}: exported to" in done.stdout
+    assert _read_offline(tmp_path / "out", SAFETENSORS).returncode == 0
+    assert missing.returncode == 4, missing.stderr[-3000:]
+    assert missing.stderr.startswith("Error: ") and "Traceback" not in missing.stderr
+    assert not (tmp_path / "none").exists()
+    assert modules.stdout.strip().endswith("[]"), modules.stdout + modules.stderr[-2000:]
+
+
 def test_export_at_a_commit_into_an_existing_empty_directory(
     bucket: S3Connection, hub: StandInHub, tmp_path: Path
 ) -> None:

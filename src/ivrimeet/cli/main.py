@@ -1,35 +1,25 @@
-"""The ``ivrimeet`` command: the root Typer app and its command groups."""
+"""The ``ivrimeet`` command: the root Typer app and its command groups.
+
+The app is built on first use (``app``, ``main()``): importing every command
+group pulls in SQLAlchemy, FastAPI, Huey... (~0.8 s), which
+``ivrimeet models export`` does not need, so ``main()`` gives that command an
+app holding only the ``models`` group's export (same options, same errors).
+"""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from ivrimeet.cli import (
-    config_cmd,
-    db,
-    doctor,
-    iam_policy,
-    models,
-    process,
-    serve,
-    setup_bucket,
-    worker,
-)
 from ivrimeet.cli.errors import IvrimeetGroup
 from ivrimeet.cli.state import CliState
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build_app", "main"]
 
-app = typer.Typer(
-    cls=IvrimeetGroup,
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-    help="ivrimeet: meeting recordings, speakers and voiceprints, models and audio in S3.",
-)
+app: typer.Typer  # the full app, built by __getattr__ on first use
 
 
-@app.callback()
 def _root(
     ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
@@ -38,17 +28,61 @@ def _root(
     ctx.obj = CliState(verbose=verbose, debug=debug)
 
 
-serve.register(app)
-config_cmd.register(app)
-setup_bucket.register(app)
-doctor.register(app)
-iam_policy.register(app)
-db.register(app)
-worker.register(app)
-process.register(app)
-models.register(app)
+def _new_app() -> typer.Typer:
+    root = typer.Typer(
+        cls=IvrimeetGroup,
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+        help="ivrimeet: meeting recordings, speakers and voiceprints, models and audio in S3.",
+    )
+    root.callback()(_root)
+    return root
+
+
+def build_app() -> typer.Typer:
+    """The root app with every command group."""
+    from ivrimeet.cli import (
+        config_cmd,
+        db,
+        doctor,
+        iam_policy,
+        models,
+        process,
+        serve,
+        setup_bucket,
+        worker,
+    )
+
+    root = _new_app()
+    serve.register(root)
+    config_cmd.register(root)
+    setup_bucket.register(root)
+    doctor.register(root)
+    iam_policy.register(root)
+    db.register(root)
+    worker.register(root)
+    process.register(root)
+    models.register(root)
+    return root
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from ivrimeet.cli.main import app`` builds the full app once (tests, CliRunner).
+    if name == "app":
+        built = build_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    if sys.argv[1:3] == ["models", "export"]:
+        from ivrimeet.cli import models
+
+        lean = _new_app()
+        models.register_export(lean)
+        lean()
+        return
+    __getattr__("app")()

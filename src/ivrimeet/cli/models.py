@@ -43,7 +43,7 @@ from ivrimeet.models import (
 from ivrimeet.runtime import model_store
 from ivrimeet.settings import Settings
 
-__all__ = ["RichTransferEvents", "register"]
+__all__ = ["RichTransferEvents", "register", "register_export"]
 
 models_app = typer.Typer(
     no_args_is_help=True,
@@ -56,6 +56,13 @@ KindOption = Literal["auto", "pipeline", "encoder", "snapshot"]
 
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
+
+
+def register_export(app: typer.Typer) -> None:
+    """Only ``models export`` (``ivrimeet.cli.main``'s lean path for that command)."""
+    only = typer.Typer(no_args_is_help=True, help=models_app.info.help)
+    only.command("export")(export_command)
+    app.add_typer(only, name="models")
 
 
 class RichTransferEvents:
