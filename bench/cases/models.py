@@ -27,7 +27,7 @@ WORKERS = str(Path(__file__).resolve().with_name("models_workers.py"))
 SMALL_FILES = 25
 
 
-def _compiled(ctx: Context) -> dict[str, str]:
+def compiled_bytecode(ctx: Context) -> dict[str, str]:
     """Let Python keep compiled bytecode (in the workdir) as an installed package would.
 
     This machine sets PYTHONDONTWRITEBYTECODE=1, so an editable ivrimeet is
@@ -56,22 +56,44 @@ def _commit(repo: str) -> str:
 
 
 def _seed_cache(cache: Path, repos: dict[str, dict[str, Path]]) -> None:
-    """Lay ``repo -> {path: file}`` out as a Hugging Face cache (plain files, refs/main)."""
+    """Lay ``repo -> {path: file}`` out as ``huggingface_hub`` does: blobs, snapshot links, refs."""
     for repo, files in repos.items():
         folder = cache / ("models--" + repo.replace("/", "--"))
         commit = _commit(repo)
+        (folder / "blobs").mkdir(parents=True, exist_ok=True)
         for path, source in files.items():
-            target = folder / "snapshots" / commit / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            blob = folder / "blobs" / _sha256(source)
+            if not blob.exists():
+                shutil.copyfile(source, blob)
+            link = folder / "snapshots" / commit / path
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
         (folder / "refs").mkdir(parents=True, exist_ok=True)
         (folder / "refs" / "main").write_text(commit)
 
 
-def _store(ctx: Context, top: str, kind: str, repos: dict[str, dict[str, Path]]) -> str:
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(MiB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def store_model(
+    ctx: Context,
+    top: str,
+    kind: str,
+    repos: dict[str, dict[str, Path]],
+    *,
+    loadable: bool = False,
+) -> tuple[Path, str]:
     """Put the closure in the bucket twice: as the model store does, and as a plain HF cache.
 
-    Returns the plain prefix (for s5cmd and boto3).
+    Returns the seed cache (a ``huggingface_hub`` layout) and the plain prefix
+    for s5cmd and boto3, holding the same bytes: ``blobs/`` and ``refs/`` of
+    every repo, or with ``loadable`` ``snapshots/`` as plain files and ``refs/``
+    (a copy of it is a cache a library can load from: S3 has no symlinks).
     """
     from ivrimeet.models.blobs import LocalBlob, upload_blobs
     from ivrimeet.models.closure import scan_closure
@@ -94,9 +116,7 @@ def _store(ctx: Context, top: str, kind: str, repos: dict[str, dict[str, Path]])
     layout = BucketLayout("models/")
     blobs = {
         f.sha256: LocalBlob(
-            f.sha256,
-            f.size,
-            cache / ("models--" + f.repo.replace("/", "--")) / "snapshots" / f.commit / f.path,
+            f.sha256, f.size, cache / ("models--" + f.repo.replace("/", "--")) / "blobs" / f.sha256
         )
         for f in manifest.files
     }
@@ -105,13 +125,14 @@ def _store(ctx: Context, top: str, kind: str, repos: dict[str, dict[str, Path]])
     objects.put(layout.ref(top, "main"), manifest.commit.encode())
     prefix = f"plain/{top}/"
     for path in sorted(cache.rglob("*")):
-        if path.is_file():
+        in_blobs = path.parent.name == "blobs"
+        if path.is_file() and (in_blobs != loadable or path.parent.name == "refs"):
             with open(path, "rb") as body:
                 objects.put(prefix + path.relative_to(cache).as_posix(), body)
-    return prefix
+    return cache, prefix
 
 
-def _small_files(ctx: Context, count: int) -> dict[str, Path]:
+def small_files(ctx: Context, count: int) -> dict[str, Path]:
     folder = ctx.workdir / "small-files"
     folder.mkdir(exist_ok=True)
     files: dict[str, Path] = {}
@@ -140,7 +161,7 @@ def _tools(ctx: Context, repo: str, prefix: str, extra_env: dict[str, str]) -> l
             "ivrimeet materialize",
             [ctx.python, WORKERS, "ivrimeet-materialize", repo],
             reference=False,
-            env={"BENCH_TMP": str(tmp), **_compiled(ctx), **extra_env},
+            env={"BENCH_TMP": str(tmp), **compiled_bytecode(ctx), **extra_env},
             after=clean,
         ),
         Tool(
@@ -153,24 +174,24 @@ def _tools(ctx: Context, repo: str, prefix: str, extra_env: dict[str, str]) -> l
             "boto3 8 threads",
             [ctx.python, WORKERS, "boto3-pool", prefix, str(target)],
             reference=True,
-            env=_compiled(ctx),
+            env=compiled_bytecode(ctx),
             after=clean,
         ),
     ]
 
 
 def prepare_restore_big(ctx: Context, size: int) -> list[Tool]:
-    small = _small_files(ctx, SMALL_FILES)
+    small = small_files(ctx, SMALL_FILES)
     small_bytes = sum(p.stat().st_size for p in small.values())
     big = ctx.data_file(max(size - small_bytes, MiB))
     repo = f"bench/restore-{size}"
-    prefix = _store(ctx, repo, "snapshot", {repo: {"model.safetensors": big, **small}})
+    _, prefix = store_model(ctx, repo, "snapshot", {repo: {"model.safetensors": big, **small}})
     return _tools(ctx, repo, prefix, {})
 
 
 def prepare_restore_small(ctx: Context, size: int) -> list[Tool]:
     repo = "bench/restore-small"
-    prefix = _store(ctx, repo, "snapshot", {repo: _small_files(ctx, SMALL_FILES)})
+    _, prefix = store_model(ctx, repo, "snapshot", {repo: small_files(ctx, SMALL_FILES)})
     return _tools(ctx, repo, prefix, {})
 
 
@@ -189,7 +210,7 @@ def prepare_cold_start(ctx: Context, size: int) -> list[Tool]:
         if repo == COMMUNITY:  # pyannote reads only the PLDA from it
             files = {k: v for k, v in files.items() if k.startswith("plda/")}
         repos[repo] = files
-    prefix = _store(ctx, PIPELINE, "pipeline", repos)
+    _, prefix = store_model(ctx, PIPELINE, "pipeline", repos, loadable=True)
     tmp = ctx.workdir / "tmp-ivrimeet"
     tmp.mkdir(exist_ok=True)
     target = ctx.workdir / "s5cmd-cache"
@@ -197,7 +218,7 @@ def prepare_cold_start(ctx: Context, size: int) -> list[Tool]:
     def clean() -> None:
         shutil.rmtree(target, ignore_errors=True)
 
-    quiet = {"PYANNOTE_METRICS_ENABLED": "0", **_compiled(ctx)}
+    quiet = {"PYANNOTE_METRICS_ENABLED": "0", **compiled_bytecode(ctx)}
     return [
         Tool(
             "ivrimeet load_diarization_pipeline",

@@ -5,6 +5,7 @@
 Tools::
 
     ivrimeet-materialize REPO          ModelStore restore into a temp HF cache (materialize)
+    ivrimeet-export REPO DIR           export_model (what `ivrimeet models export` runs), no CLI
     ivrimeet-pipeline REPO             load_diarization_pipeline from the bucket (cold start)
     boto3-pool PREFIX DIR              8 threads of boto3 download_file, every key under PREFIX
     s5cmd-pipeline PREFIX REPO DIR     s5cmd cp PREFIX/* into DIR, offline Pipeline.from_pretrained
@@ -61,6 +62,12 @@ def ivrimeet_materialize(repo: str) -> None:
             raise SystemExit(f"no snapshot at {model.snapshot}")
 
 
+def ivrimeet_export(repo: str, directory: str) -> None:
+    from ivrimeet.models import export_model
+
+    export_model(_model_store(), repo, None, Path(directory))
+
+
 def ivrimeet_pipeline(repo: str) -> None:
     from ivrimeet.models import load_diarization_pipeline
 
@@ -112,6 +119,7 @@ def s5cmd_pipeline(prefix: str, repo: str, directory: str) -> None:
 
 TOOLS: dict[str, Callable[..., None]] = {
     "ivrimeet-materialize": ivrimeet_materialize,
+    "ivrimeet-export": ivrimeet_export,
     "ivrimeet-pipeline": ivrimeet_pipeline,
     "boto3-pool": boto3_pool,
     "s5cmd-pipeline": s5cmd_pipeline,
