@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ivrimeet.models import NO_EVENTS, HubAccess, ModelStore, TransferEvents, sweep_stale
 from ivrimeet.objects import LocalStore, ObjectStore, S3Connection, S3Store
 from ivrimeet.settings import Settings
+
+if TYPE_CHECKING:
+    from ivrimeet.models import ModelStore, TransferEvents
 
 __all__ = [
     "local_signing_key",
@@ -66,13 +69,16 @@ def model_store(
     settings: Settings,
     objects: ObjectStore | None = None,
     *,
-    events: TransferEvents = NO_EVENTS,
+    events: TransferEvents | None = None,
 ) -> ModelStore:
     """The model store the settings describe; removes dead processes' temporary caches first.
 
     Pass ``objects`` to share an object store the entry point already built, and
     ``events`` to show transfer progress (the CLI's bars).
     """
+    # Imported here: an API-only server never loads models (the model stack costs memory).
+    from ivrimeet.models import NO_EVENTS, HubAccess, ModelStore, sweep_stale
+
     sweep_stale(settings.tmp_dir)
     return ModelStore(
         objects if objects is not None else object_store(settings),
@@ -82,7 +88,7 @@ def model_store(
         disk_warning_bytes=settings.disk_warning_bytes,
         concurrency=settings.transfer_concurrency,
         cache_max_bytes=settings.model_cache_max_bytes,
-        events=events,
+        events=events if events is not None else NO_EVENTS,
     )
 
 
