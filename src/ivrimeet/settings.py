@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         description="bytes per multipart part on upload (memory: (UPLOAD_CONCURRENCY + 1) x this)",
     )
     upload_concurrency: int = Field(
-        default=4, ge=1, le=64, description="multipart parts uploading at once per upload"
+        default=3, ge=1, le=64, description="multipart parts uploading at once per upload"
     )
 
     # --- Hugging Face -------------------------------------------------------
