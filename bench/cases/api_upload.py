@@ -155,6 +155,6 @@ register(
         full_bytes=GiB,
         quick_bytes=64 * MiB,
         prepare=prepare,
-        target=Target(min_ratio=0.8, max_rss_mib=150),
+        target=Target(min_ratio=0.9, max_rss_mib=150),
     )
 )

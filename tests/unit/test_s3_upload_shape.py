@@ -18,7 +18,7 @@ def test_uploads_default_to_the_measured_shape_within_the_transfer_limits() -> N
     default = S3Store(CONNECTION)
     small = S3Store(CONNECTION, part_size=5 * MiB, concurrency=2)
 
-    assert (default.upload_part_size, default.upload_concurrency) == (8 * MiB, 4)
+    assert (default.upload_part_size, default.upload_concurrency) == (8 * MiB, 3)
     assert (small.upload_part_size, small.upload_concurrency) == (5 * MiB, 2)
 
 

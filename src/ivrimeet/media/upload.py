@@ -10,7 +10,7 @@
     body chunks ─▶ [multipart parser] ─▶ file bytes
                    first SNIFF_BYTES ─▶ sniff ─▶ 415 if not audio/video
                    size > max_bytes ─▶ 413
-                   1 MiB chunks ─▶ bounded queue (QUEUE_CHUNKS) ─▶ store.put(key, chunks)
+                   1 MiB batches ─▶ bounded queue (QUEUE_CHUNKS) ─▶ store.put(key, chunks)
                                                                    (multipart upload on S3)
 
 Memory is bounded by ``QUEUE_CHUNKS`` × ``CHUNK_BYTES`` here plus what the
@@ -57,9 +57,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES: Final = 1024 * 1024
-"""Bytes handed to the writer thread at a time (small request chunks are joined)."""
+"""Bytes handed to the writer thread at a time (a batch of the request's chunks, not joined:
+the store copies each byte once, into its part buffer)."""
 QUEUE_CHUNKS: Final = 4
-"""Chunks that may wait for the writer: the upload's memory bound on this side."""
+"""Batches that may wait for the writer: the upload's memory bound on this side."""
 MAX_TITLE_CHARS: Final = 500
 _MAX_FIELD_BYTES: Final = 4 * MAX_TITLE_CHARS
 # Room for the multipart framing and a title around the file when checking Content-Length.
@@ -99,11 +100,11 @@ class _ChunkPipe:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_CHUNKS)
+        self._queue: queue.Queue[list[bytes] | bytes | None] = queue.Queue(QUEUE_CHUNKS)
         self._space = asyncio.Event()
         self._reader_gone = False
 
-    async def send(self, item: bytes | None) -> None:
+    async def send(self, item: list[bytes] | bytes | None) -> None:
         while True:
             if self._reader_gone:
                 raise _ReaderGone
@@ -122,9 +123,9 @@ class _ChunkPipe:
             self._notify(self._space.set)
             if item is _ABORT:
                 raise UploadAborted("the request body stopped before the upload completed")
-            if item == _END:
+            if isinstance(item, bytes):  # _END
                 return
-            yield item
+            yield from item
 
     def reader_finished(self) -> None:
         self._notify(self._mark_reader_gone)
@@ -197,9 +198,9 @@ class _Writer:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle)
 
-    async def send(self, chunk: bytes) -> None:
+    async def send(self, batch: list[bytes]) -> None:
         try:
-            await self.pipe.send(chunk)
+            await self.pipe.send(batch)
         except _ReaderGone:
             # store.put stopped early: its error is the one to report.
             await self._done
@@ -242,7 +243,8 @@ class _FileSink:
         self._key_for = key_for
         self._max_bytes = max_bytes
         self._head = bytearray()
-        self._buffer = bytearray()
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
         self._writer: _Writer | None = None
         self.size = 0
         self.key: str | None = None
@@ -260,8 +262,9 @@ class _FileSink:
             if len(self._head) >= SNIFF_BYTES:
                 await self._start()
             return
-        self._buffer += data
-        if len(self._buffer) >= CHUNK_BYTES:
+        self._batch.append(data)
+        self._batch_bytes += len(data)
+        if self._batch_bytes >= CHUNK_BYTES:
             await self._flush()
 
     async def finish(self) -> ObjectInfo:
@@ -287,15 +290,15 @@ class _FileSink:
         self.content_type = kind.content_type
         self.key = self._key_for(kind.extension)
         self._writer = _Writer(self._store, self.key, self.content_type, self._max_bytes)
-        self._buffer += head
-        if len(self._buffer) >= CHUNK_BYTES:
+        self._batch.append(head)
+        self._batch_bytes += len(head)
+        if self._batch_bytes >= CHUNK_BYTES:
             await self._flush()
 
     async def _flush(self) -> None:
-        if self._buffer and self._writer is not None:
-            chunk = bytes(self._buffer)
-            self._buffer.clear()
-            await self._writer.send(chunk)
+        if self._batch and self._writer is not None:
+            batch, self._batch, self._batch_bytes = self._batch, [], 0
+            await self._writer.send(batch)
 
 
 def _too_large(max_bytes: int) -> SizeLimitError:

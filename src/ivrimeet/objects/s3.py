@@ -58,7 +58,7 @@ MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB
 """S3's smallest allowed multipart part (all but the last)."""
 UPLOAD_PART_SIZE = 8 * MiB
-UPLOAD_CONCURRENCY = 4
+UPLOAD_CONCURRENCY = 3
 """Upload defaults, measured through the API (README.md, Performance; settings.py)."""
 _MAX_PART_SIZE = 5 * 1024 * MiB
 _DELETE_BATCH = 1000
