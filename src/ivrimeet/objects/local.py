@@ -42,6 +42,7 @@ from ivrimeet.objects.store import (
     Digest,
     ObjectInfo,
     ProgressCallback,
+    replacing,
     validate_key,
     validate_prefix,
 )
@@ -264,16 +265,18 @@ class LocalStore:
         digest: Digest | None = None,
     ) -> ObjectInfo:
         info = self.head(key)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.incomplete")
         try:
-            with open(self._path(key), "rb") as src, open(tmp, "xb") as dst:
+            with (
+                replacing(path) as tmp,
+                open(self._path(key), "rb") as src,
+                open(tmp, "xb") as dst,
+            ):
                 while chunk := src.read(_CHUNK):
                     dst.write(chunk)
                     if digest is not None:
                         digest.update(chunk)
                     if progress:
                         progress(len(chunk))
-            os.replace(tmp, path)
         except FileNotFoundError as exc:
             raise self._missing(key) from exc
         except OSError as exc:
@@ -283,8 +286,6 @@ class LocalStore:
                     hints=["free space on that volume"],
                 ) from exc
             raise
-        finally:
-            tmp.unlink(missing_ok=True)
         return info
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:

@@ -493,19 +493,11 @@ def translate_boto_error(
             hints=["set S3_REGION (for example eu-west-1)"],
         )
     elif isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
-        error = StorageUnavailableError(
-            f"{summary}: cannot connect to the S3 endpoint {url}.",
-            details=[f"Tried {url}: {type(exc).__name__}."],
-            hints=[
-                "check S3_ENDPOINT_URL (scheme, host and port) and that the server is running",
-                "check network access (firewall, DNS, proxy) from this machine",
-            ],
-        )
+        error = _cannot_connect(summary, url, f"Tried {url}: {type(exc).__name__}.")
     elif isinstance(exc, ReadTimeoutError | ConnectionClosedError | ResponseStreamingError):
-        error = StorageUnavailableError(
+        error = _connection_broke(
             f"{summary}: the S3 endpoint {url} stopped answering mid-request.",
-            details=[f"{type(exc).__name__} after retries."],
-            hints=["wait and retry; check the server's health and the network"],
+            f"{type(exc).__name__} after retries.",
         )
     elif isinstance(exc, IncompleteReadError):
         error = StorageUnavailableError(
@@ -532,21 +524,34 @@ def translate_connection_error(
     summary = _summary(operation, bucket, key)
     tried = safe_url(url)
     if isinstance(exc, ConnectionRefusedError | socket.gaierror):
-        error: IvrimeetError = StorageUnavailableError(
-            f"{summary}: cannot connect to the S3 endpoint {tried}.",
-            details=[f"Tried {tried}: {type(exc).__name__}: {exc.strerror or exc}."],
-            hints=[
-                "check S3_ENDPOINT_URL (scheme, host and port) and that the server is running",
-                "check network access (firewall, DNS, proxy) from this machine",
-            ],
+        error = _cannot_connect(
+            summary, tried, f"Tried {tried}: {type(exc).__name__}: {exc.strerror or exc}."
         )
     else:
-        error = StorageUnavailableError(
+        error = _connection_broke(
             f"{summary}: the connection to {tried} failed after retries.",
-            details=[f"{type(exc).__name__}: {exc}"[:300]],
-            hints=["wait and retry; check the server's health and the network"],
+            f"{type(exc).__name__}: {exc}"[:300],
         )
     return _finish(error, code=None, operation=operation, bucket=bucket, key=key, request_id=None)
+
+
+def _cannot_connect(summary: str, url: str | None, detail: str) -> StorageUnavailableError:
+    return StorageUnavailableError(
+        f"{summary}: cannot connect to the S3 endpoint {url}.",
+        details=[detail],
+        hints=[
+            "check S3_ENDPOINT_URL (scheme, host and port) and that the server is running",
+            "check network access (firewall, DNS, proxy) from this machine",
+        ],
+    )
+
+
+def _connection_broke(message: str, detail: str) -> StorageUnavailableError:
+    return StorageUnavailableError(
+        message,
+        details=[detail],
+        hints=["wait and retry; check the server's health and the network"],
+    )
 
 
 @contextmanager

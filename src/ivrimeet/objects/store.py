@@ -18,9 +18,11 @@ Semantics every backend guarantees:
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +39,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectStore",
     "ProgressCallback",
+    "replacing",
     "validate_key",
     "validate_prefix",
 ]
@@ -107,6 +110,22 @@ def _key_problem(key: str) -> str | None:
     if any(s == "" for s in segments[:-1]):
         return "contains an empty path segment ('//')"
     return None
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that becomes ``path`` when the block succeeds.
+
+    Downloads write there, so ``path`` is either absent, the old file, or the
+    whole new one (``os.replace``); whatever the block raises, the temporary
+    file is removed.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.incomplete")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @runtime_checkable
