@@ -368,6 +368,9 @@ def _feed(store: ObjectStore, key: str, stdin: IO[bytes], errors: list[BaseExcep
 
 def _wait(process: subprocess.Popen[bytes]) -> tuple[int, float]:
     """Reap the child with ``wait4`` to get its exit code and the CPU seconds it used."""
+    if process.returncode is not None:
+        # Already reaped: Popen.kill() polls first, reaping a child that just exited.
+        return process.returncode, 0.0
     _, status, usage = os.wait4(process.pid, 0)
     returncode = os.waitstatus_to_exitcode(status)
     process.returncode = returncode
