@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +18,13 @@ import pytest
 
 from ivrimeet.errors import InvalidInputError, UnsupportedMediaError
 from ivrimeet.media.snippets import MP3, OPUS, SnippetFormat, encode
-from ivrimeet.models import HubAccess, ModelStore
 from ivrimeet.objects import LocalStore, ObjectStore, S3Store
 from ivrimeet.processing.job import ProcessingResult, process_recording, snippet_prefix
 from ivrimeet.processing.models import LoadedModels, ModelHolder
 from ivrimeet.processing.rttm import parse_rttm
 from ivrimeet.processing.voiceprints import NamedVoiceprint
 from tests.audio import TwoVoiceRecording, ffprobe_audio, write_lying_wav
-from tests.hubrepos import ECAPA_DIMENSION, PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA
-from tests.servers.hub import TEST_TOKEN, StandInHub
+from tests.hubrepos import ECAPA_DIMENSION
 from tests.servers.s3 import TEST_SECRET_KEY, S3Server
 
 pytestmark = pytest.mark.slow
@@ -36,45 +33,14 @@ SNIPPET_SECONDS = 15.0
 
 
 @pytest.fixture(scope="module")
-def tiny_models(
-    hub_standin: StandInHub, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LoadedModels]:
-    """The tiny SpeechBrain-embedding pipeline and ECAPA encoder, loaded once (model store)."""
-    from huggingface_hub import constants
-
-    root = tmp_path_factory.mktemp("models")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(constants, "ENDPOINT", hub_standin.endpoint)
-        patch.setattr(
-            constants,
-            "HUGGINGFACE_CO_URL_TEMPLATE",
-            hub_standin.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
-        )
-        patch.setattr(constants, "HF_HUB_CACHE", str(root / "hf-default-cache"))
-        (root / "tmp").mkdir()
-        store = ModelStore(
-            LocalStore(root / "bucket", signing_key=b"k" * 32),
-            hub=HubAccess(endpoint=hub_standin.endpoint, token=TEST_TOKEN),
-            tmp_dir=root / "tmp",
-        )
-        holder = ModelHolder(
-            store, pipeline_repo=PIPELINE_SPEECHBRAIN, encoder_repo=SPEECHBRAIN_ECAPA
-        )
-        assert not holder.loaded
-        models = holder.get()
-        assert holder.loaded
-        assert holder.get() is models
-        yield models
+def tiny_models(tiny_holder: ModelHolder) -> LoadedModels:
+    """The tiny SpeechBrain-embedding pipeline and ECAPA encoder (shared ``tiny_holder``)."""
+    return tiny_holder.get()
 
 
 @pytest.fixture
 def moto_store(moto_s3: S3Server) -> S3Store:
     return S3Store(moto_s3.new_bucket("meetings"))
-
-
-@pytest.fixture
-def local_store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "objects", signing_key=b"k" * 32)
 
 
 def _run(
