@@ -215,6 +215,50 @@ def measure(argv: Sequence[str], env: dict[str, str], stdin_from: Path | None = 
     return Sample(float(seconds), float(cpu), int(rss_kib) / 1024)
 
 
+def disk_use(paths: Sequence[Path]) -> int:
+    """Bytes allocated to regular files under ``paths`` (symlinks not followed)."""
+    total = 0
+    stack = [str(p) for p in paths]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:  # not there (yet), or removed while we looked
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
+@contextlib.contextmanager
+def disk_watch(paths: Sequence[Path], interval: float = 0.01) -> Iterator[Callable[[], int]]:
+    """Sample ``disk_use(paths)`` every ``interval`` s while the block runs; yields the peak."""
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, disk_use(paths))
+            if done.wait(interval):
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if paths:
+        sampler.start()
+    try:
+        yield lambda: peak
+    finally:
+        done.set()
+        if paths:
+            sampler.join()
+
+
 # --- cases, tools, results ----------------------------------------------------------
 
 
@@ -261,6 +305,9 @@ class Tool:
     # The peak RSS to report instead of the tool process's own (e.g. a server's),
     # read right after each run and before ``after``.
     peak_rss_mib: Callable[[], float] | None = None
+    # Folders whose disk use is sampled (every 10 ms) during the untimed warm-up
+    # run (or the first run without one): the peak is reported as "peak disk".
+    disk_paths: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,6 +317,8 @@ class Target:
     min_ratio: float
     aim_ratio: float | None = None
     max_rss_mib: float | None = None
+    # Peak disk may exceed the data's size by at most this much (None: not checked).
+    max_extra_disk_mib: float | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +343,7 @@ class Result:
     peak_rss_mib: float
     ratio: float | None
     reference: bool
+    peak_disk_mib: float | None = None
 
     def json_line(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -318,10 +368,14 @@ def run_case(
     """
     tools = case.prepare(ctx, size)
     samples: dict[str, list[Sample]] = {tool.name: [] for tool in tools}
+    peak_disk: dict[str, float] = {}
 
-    def once(tool: Tool) -> Sample:
+    def once(tool: Tool, *, watch_disk: bool = False) -> Sample:
         os.sync()
-        sample = measure(tool.argv, ctx.server.env(**tool.env), tool.stdin_from)
+        with disk_watch(tool.disk_paths if watch_disk else ()) as peak:
+            sample = measure(tool.argv, ctx.server.env(**tool.env), tool.stdin_from)
+        if tool.disk_paths and watch_disk:
+            peak_disk[tool.name] = round(peak() / MiB, 1)
         if tool.peak_rss_mib is not None:
             sample = Sample(sample.seconds, sample.cpu_seconds, tool.peak_rss_mib())
         if tool.after:
@@ -330,10 +384,10 @@ def run_case(
 
     if warm_up:
         for tool in tools:
-            once(tool)
+            once(tool, watch_disk=True)
     for run in range(runs):
         for tool in tools[run % len(tools) :] + tools[: run % len(tools)]:
-            sample = once(tool)
+            sample = once(tool, watch_disk=not warm_up and run == 0)
             samples[tool.name].append(sample)
             log(
                 f"  {case.name} run {run + 1}/{runs} {tool.name}: {sample.seconds:.2f} s, "
@@ -357,6 +411,7 @@ def run_case(
                 peak_rss_mib=round(statistics.median(s.peak_rss_mib for s in got), 1),
                 ratio=None,
                 reference=tool.reference,
+                peak_disk_mib=peak_disk.get(tool.name),
             )
         )
     best = max((r.mib_s for r in results if r.reference), default=None)
@@ -367,7 +422,16 @@ def run_case(
 
 
 def table(results: list[Result]) -> str:
-    header = ("case", "tool", "seconds", "MiB/s", "CPU s/GiB", "peak RSS MiB", "ratio")
+    header = (
+        "case",
+        "tool",
+        "seconds",
+        "MiB/s",
+        "CPU s/GiB",
+        "peak RSS MiB",
+        "peak disk MiB",
+        "ratio",
+    )
     rows = [
         (
             r.case,
@@ -376,6 +440,7 @@ def table(results: list[Result]) -> str:
             f"{r.mib_s:.0f}",
             f"{r.cpu_s_per_gib:.2f}",
             f"{r.peak_rss_mib:.0f}",
+            "" if r.peak_disk_mib is None else f"{r.peak_disk_mib:.0f}",
             "" if r.ratio is None else f"{r.ratio:.2f}",
         )
         for r in results

@@ -49,6 +49,10 @@ def _verdicts(cases: list[Case], results: list[Result]) -> list[str]:
             if target.aim_ratio:
                 text += f", aim {target.aim_ratio}"
             text += ")"
+            if target.max_extra_disk_mib is not None and result.peak_disk_mib is not None:
+                limit = result.bytes / (1024 * 1024) + target.max_extra_disk_mib
+                ok = ok and result.peak_disk_mib <= limit
+                text += f", peak disk {result.peak_disk_mib:.0f} MiB (target <= {limit:.0f})"
             if target.max_rss_mib is not None:
                 rss_ok = result.peak_rss_mib <= target.max_rss_mib
                 ok = ok and rss_ok

@@ -9,7 +9,8 @@
 * ``models-cold-start-pipeline``: a tiny diarization pipeline (segmentation,
   WeSpeaker, PLDA from community-1: 4 repos) from the bucket to a ready
   ``pyannote.audio.Pipeline``; vs s5cmd copying a ready cache + offline
-  ``Pipeline.from_pretrained``. Target: <= 1.2x (ratio >= 0.83).
+  ``Pipeline.from_pretrained``. Target: <= 1.05x (ratio >= 0.95, issue 8;
+  issue 4 asked for 1.2x). Nothing may be left in the temp dir afterwards.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ def _tools(ctx: Context, repo: str, prefix: str, extra_env: dict[str, str]) -> l
             reference=False,
             env={"BENCH_TMP": str(tmp), **compiled_bytecode(ctx), **extra_env},
             after=clean,
+            disk_paths=(tmp,),
         ),
         Tool(
             "s5cmd cp 'prefix/*'",
@@ -218,6 +220,11 @@ def prepare_cold_start(ctx: Context, size: int) -> list[Tool]:
     def clean() -> None:
         shutil.rmtree(target, ignore_errors=True)
 
+    def clean_tmp() -> None:
+        leftovers = list(tmp.iterdir())
+        if leftovers:
+            raise RuntimeError(f"ivrimeet left {leftovers} behind (residual must be 0 bytes)")
+
     quiet = {"PYANNOTE_METRICS_ENABLED": "0", **compiled_bytecode(ctx)}
     return [
         Tool(
@@ -225,7 +232,8 @@ def prepare_cold_start(ctx: Context, size: int) -> list[Tool]:
             [ctx.python, WORKERS, "ivrimeet-pipeline", PIPELINE],
             reference=False,
             env={"BENCH_TMP": str(tmp), **quiet},
-            after=clean,
+            after=clean_tmp,
+            disk_paths=(tmp,),
         ),
         Tool(
             "s5cmd cp + offline from_pretrained",
@@ -244,7 +252,9 @@ register(
         full_bytes=425 * MiB,
         quick_bytes=64 * MiB,
         prepare=prepare_restore_big,
-        target=Target(min_ratio=round(1 / 1.5, 2), aim_ratio=round(1 / 1.2, 2)),
+        target=Target(
+            min_ratio=round(1 / 1.5, 2), aim_ratio=round(1 / 1.2, 2), max_extra_disk_mib=64
+        ),
     )
 )
 
@@ -255,7 +265,7 @@ register(
         full_bytes=600 * 1024,
         quick_bytes=600 * 1024,
         prepare=prepare_restore_small,
-        target=Target(min_ratio=round(1 / 3, 2)),
+        target=Target(min_ratio=round(1 / 3, 2), max_extra_disk_mib=64),
     )
 )
 
@@ -266,6 +276,6 @@ register(
         full_bytes=27 * MiB,
         quick_bytes=27 * MiB,
         prepare=prepare_cold_start,
-        target=Target(min_ratio=round(1 / 1.2, 2)),
+        target=Target(min_ratio=round(1 / 1.05, 2), max_extra_disk_mib=64),
     )
 )
