@@ -29,7 +29,12 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-CLAIM_TTL_SECONDS = 3
+# Long enough that a live worker starved of CPU on a loaded 2-core box (heartbeat every
+# ttl/3) never looks dead, short enough that the re-run starts within seconds of the kill.
+CLAIM_TTL_SECONDS = 10
+# Generous but bounded: loading the tiny models and processing take tens of seconds when
+# the machine runs other suites at the same time.
+SLOW_STEP_SECONDS = 300
 WORKER = """
 import sys
 from ivrimeet.cli.main import main
@@ -40,8 +45,8 @@ main()
 
 def _start_worker(env: dict[str, str], cwd: Path) -> Child:
     child = start_python(WORKER, env=env, cwd=cwd)
-    child.wait_for("worker.started", timeout=90)
-    child.wait_for("models.ready", timeout=180)
+    child.wait_for("worker.started", timeout=SLOW_STEP_SECONDS)
+    child.wait_for("models.ready", timeout=SLOW_STEP_SECONDS)
     return child
 
 
@@ -89,17 +94,21 @@ def test_worker_killed_mid_job_is_rerun_elsewhere_with_the_same_keys_and_one_res
             audio_bytes=len(recording),
             content_type="audio/wav",
         )
-        proxy.stall(request=f"results/{meeting_id}/diarization.json", direction="up")
+        # Every attempt stalls (times=None): a single stall would let botocore's retry
+        # through after its 60 s read timeout, and a slow test would see the job finish.
+        proxy.stall(request=f"results/{meeting_id}/diarization.json", direction="up", times=None)
         queue.enqueue_processing(meeting_id)
 
         # Held after the snippets, before the results; its heartbeat keeps it claimed.
-        wait_until(lambda: proxy.faults >= 1, timeout=180, message="results upload stalled")
+        wait_until(
+            lambda: proxy.faults >= 1, timeout=SLOW_STEP_SECONDS, message="results upload stalled"
+        )
         wait_until(
             lambda: (
                 (run := db.list_runs(database, meeting_id)[0]).heartbeat_at is not None
                 and run.heartbeat_at > run.started_at
             ),
-            timeout=30,
+            timeout=3 * CLAIM_TTL_SECONDS,
             message="the live worker renewed its claim",
         )
         assert db.get_meeting(database, meeting_id).status == "processing"
@@ -122,7 +131,7 @@ def test_worker_killed_mid_job_is_rerun_elsewhere_with_the_same_keys_and_one_res
             assert status != "failed", db.get_meeting(database, meeting_id).error
             return status == "done"
 
-        wait_until(finished, timeout=180, interval=0.5, message="re-run meeting done")
+        wait_until(finished, timeout=SLOW_STEP_SECONDS, interval=0.5, message="re-run done")
         second.wait_for(f"claim.requeued meeting={meeting_id}", timeout=5)
 
         meeting = db.get_meeting(database, meeting_id)

@@ -23,6 +23,10 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 TOKEN = "e2e-token-0123456789abcdef"
+# Generous but bounded: on a loaded 2-core CI box a single answer (a snippet from moto,
+# /metrics) can take longer than httpx's default 5 s, and the job several minutes.
+ANSWER_SECONDS = 60
+JOB_SECONDS = 600
 
 
 def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
@@ -45,7 +49,8 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with (
         serve(env, tmp_path) as (url, proc),
-        httpx.Client(base_url=url, headers=headers, timeout=60) as client,
+        httpx.Client(base_url=url, headers=headers, timeout=ANSWER_SECONDS) as client,
+        httpx.Client(timeout=ANSWER_SECONDS) as anonymous,
     ):
         created = client.post(
             "/api/meetings",
@@ -62,12 +67,16 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
             return meeting if meeting["status"] in ("done", "failed") else None
 
         try:
-            meeting = wait_until(finished, timeout=300, interval=0.5, message="job finished")
+            meeting = wait_until(
+                finished, timeout=JOB_SECONDS, interval=0.5, message="job finished"
+            )
         except TimeoutError as exc:
             raise AssertionError(f"job did not finish:\n{proc.log_tail(80)}") from exc
         assert meeting["status"] == "done", f"{meeting['error']}\n{proc.log_tail(60)}"
-        assert wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, timeout=60)
-        metrics = httpx.get(f"{url}/metrics").text
+        assert wait_until(
+            lambda: anonymous.get(f"{url}/readyz").status_code == 200, timeout=ANSWER_SECONDS
+        )
+        metrics = anonymous.get(f"{url}/metrics").text
         for repo in (PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA):
             # First load in an empty bucket: from the Hub, then stored.
             assert f'ivrimeet_model_load_seconds_count{{model="{repo}",source="hf"}} 1.0' in metrics
@@ -91,7 +100,7 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
         assert len(snippet_keys) == len(speakers)
         for speaker in speakers:
             assert speaker["seconds"] > 0
-            played = httpx.get(speaker["snippet_url"])
+            played = anonymous.get(speaker["snippet_url"])
             assert played.status_code == 200
             probed = ffprobe_audio(played.content)
             assert 0 < probed.duration <= 15.05, probed
