@@ -22,6 +22,8 @@ import base64
 import http.client
 import logging
 import random
+import select
+import socket
 import ssl
 import threading
 import time
@@ -187,10 +189,20 @@ class S3Http:
     # --- connections ----------------------------------------------------------------
 
     def connect(self, target: Target) -> http.client.HTTPConnection:
-        """A keep-alive connection from the pool (or a new one)."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        """A keep-alive connection from the pool that is still open, or a new one.
+
+        Servers close idle connections (rclone, S3 after a while): one that the
+        server has closed shows as readable (EOF or reset) and is dropped here,
+        instead of failing the request sent on it.
+        """
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                conn = self._idle.pop()
+            if conn.sock is not None and not _closed_by_peer(conn.sock):
+                return conn
+            conn.close()
         timeout = self.connection.read_timeout
         if target.scheme == "https":
             if self._ssl is None:
@@ -333,6 +345,13 @@ class S3Http:
         except BaseException:
             conn.close()
             raise
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """True if an idle connection's socket is readable: the server closed or reset it."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _close_all(connections: list[http.client.HTTPConnection]) -> None:
