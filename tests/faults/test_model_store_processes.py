@@ -136,17 +136,32 @@ def test_filler_killed_while_holding_the_lease_leaves_no_manifest_and_is_taken_o
     left_by_child = list(tmp_dir.glob(TEMP_CACHE_PREFIX + "*"))
     assert len(left_by_child) == 1, "the killed filler left its temporary cache"
 
+    swept = _next_start_takes_over(objects, hub, tmp_dir, repo, caplog)
+    assert swept == left_by_child
+
+
+def _next_start_takes_over(
+    objects: S3Store,
+    hub: StandInHub,
+    tmp_dir: Path,
+    repo: FaultRepo,
+    caplog: pytest.LogCaptureFixture,
+) -> list[Path]:
+    """A fresh start after the filler's death: sweep, load (taking the lease over), check all.
+
+    Returns what the sweep removed.
+    """
     swept = sweep_stale(tmp_dir)  # what every start does
     store = make_model_store(objects, hub.endpoint, tmp_dir)
     ledger.load()
     with caplog.at_level(logging.INFO), materialize(store, repo.repo_id) as model:
         check_loaded(model.snapshot, repo)
 
-    assert swept == left_by_child
     assert any(m.startswith("model.lease_taken_over") for m in caplog.messages), caplog.messages
     assert objects.exists(LAYOUT.manifest(repo.repo_id, repo.commit))
     assert verify_bucket(objects) == []
     assert files_left(tmp_dir) == []
+    return swept
 
 
 def _lease_expiry(proxied: ProxiedBucket, key: str) -> float:
@@ -203,18 +218,7 @@ def test_a_fill_longer_than_its_lease_is_kept_alive_and_taken_over_only_once_kil
     hub_proxy.clear()
     assert list(objects.list(LAYOUT.manifests_prefix(repo.repo_id))) == []
 
-    sweep_stale(tmp_dir)
-    ledger.load()
-    with (
-        caplog.at_level(logging.INFO),
-        materialize(make_model_store(objects, hub.endpoint, tmp_dir), repo.repo_id) as model,
-    ):
-        check_loaded(model.snapshot, repo)
-
-    assert any(m.startswith("model.lease_taken_over") for m in caplog.messages), caplog.messages
-    assert objects.exists(LAYOUT.manifest(repo.repo_id, repo.commit))
-    assert verify_bucket(objects) == []
-    assert files_left(tmp_dir) == []
+    _next_start_takes_over(objects, hub, tmp_dir, repo, caplog)
 
 
 def _write_lease(proxied: ProxiedBucket, repo: FaultRepo, expires: float) -> None:

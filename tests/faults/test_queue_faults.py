@@ -8,8 +8,7 @@ The sweeper's clock is injected, so "queued for a whole TTL" needs no waiting.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ivrimeet.worker import JobQueue, LostJobSweeper
 from tests.faults import ledger
 from tests.faults.proxy import FaultProxy, port_of
 from tests.servers.api import SettingsFactory, run_api
-from tests.servers.databases import RedisQueue
+from tests.servers.databases import RedisQueue, new_queued_meeting
 
 TTL = 120.0
 
@@ -34,27 +33,6 @@ def redis_proxy(
     """A proxy in front of Redis and a REDIS_URL through it."""
     proxy = fault_proxy(port_of(redis_queue.url))
     return proxy, redis_queue.url.replace(f":{port_of(redis_queue.url)}/", f":{proxy.port}/")
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[db.Database]:
-    database = db.Database(db.sqlite_url(tmp_path / "data"))
-    db.upgrade(database)
-    yield database
-    database.dispose()
-
-
-def _meeting(database: db.Database) -> str:
-    meeting_id = uuid.uuid4().hex
-    db.create_meeting(
-        database,
-        meeting_id=meeting_id,
-        title=None,
-        audio_key=f"audio/{meeting_id}/original.wav",
-        audio_bytes=1,
-        content_type="audio/wav",
-    )
-    return meeting_id
 
 
 def _sweeper(database: db.Database, queue: JobQueue, *, after: float) -> LostJobSweeper:
@@ -73,7 +51,7 @@ def test_reprocess_while_the_queue_is_down_is_a_503_and_the_sweeper_queues_it_la
     settings = api_settings(redis_url=url, ivrimeet_queue_name=redis_queue.name)
     with run_api(settings) as api, api.client() as client:
         database, queue = api.services.database, api.services.queue
-        meeting_id = _meeting(database)
+        meeting_id = new_queued_meeting(database)
 
         proxy.refuse()
         ledger.fault("queue down")
@@ -103,7 +81,7 @@ def test_a_requeue_whose_enqueue_fails_is_queued_again_by_a_later_sweep(
 ) -> None:
     proxy, url = redis_proxy
     queue = JobQueue(name=redis_queue.name, redis_url=url, data_dir=Path("unused"))
-    meeting_id = _meeting(database)
+    meeting_id = new_queued_meeting(database)
     dead = db.claim_for_processing(
         database, meeting_id, worker="dead:1", now=utc_now() - timedelta(seconds=2 * TTL)
     )

@@ -1,11 +1,12 @@
-"""Fixtures shared by the processing and worker tests: the tiny models, a store, a database.
+"""Fixtures shared by the processing and worker tests: the tiny models and a store.
 
 - ``model_holder_for(hub, root)``: a ``ModelHolder`` for the tiny SpeechBrain-embedding
   pipeline and ECAPA encoder, through a model store whose bucket is a local folder under
   ``root``, filled from ``hub`` (nothing is loaded until ``get()``);
 - ``tiny_holder``: one such holder, loaded once per module from the Hub stand-in;
-- ``local_store``: a local folder object store for the test;
-- ``database``: a migrated SQLite database for the test.
+- ``local_store``: a local folder object store for the test.
+
+(``database``, a migrated SQLite database, comes from ``tests/servers/databases.py``.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from ivrimeet import db
 from ivrimeet.models import HubAccess, ModelStore
 from ivrimeet.objects import LocalStore
 from ivrimeet.processing.models import ModelHolder
@@ -68,11 +68,3 @@ def tiny_holder(
 @pytest.fixture
 def local_store(tmp_path: Path) -> LocalStore:
     return LocalStore(tmp_path / "objects", signing_key=b"k" * 32)
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[db.Database]:
-    database = db.Database(db.sqlite_url(tmp_path / "data"))
-    db.upgrade(database)
-    yield database
-    database.dispose()

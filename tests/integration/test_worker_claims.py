@@ -17,6 +17,7 @@ import pytest
 
 from ivrimeet import db
 from ivrimeet.worker import ClaimHeartbeat, JobQueue, LostJobSweeper
+from tests.servers.databases import new_queued_meeting
 
 TTL = 120.0
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -42,21 +43,8 @@ def queue(tmp_path: Path) -> Iterator[JobQueue]:
     queue.close()
 
 
-def _queued(database: db.Database) -> str:
-    meeting_id = uuid.uuid4().hex
-    db.create_meeting(
-        database,
-        meeting_id=meeting_id,
-        title=None,
-        audio_key=f"audio/{meeting_id}/original.wav",
-        audio_bytes=1,
-        content_type="audio/wav",
-    )
-    return meeting_id
-
-
 def _claimed(database: db.Database, *, at: datetime) -> db.Claim:
-    meeting_id = _queued(database)
+    meeting_id = new_queued_meeting(database)
     claim = db.claim_for_processing(database, meeting_id, worker="dead:1", now=at)
     assert claim is not None
     return claim
@@ -126,8 +114,8 @@ def _racing_sweeps(sweepers: list[LostJobSweeper]) -> list[list[str]]:
 def test_a_meeting_queued_without_a_job_gets_one_from_exactly_one_sweeper(
     database: db.Database, queue: JobQueue
 ) -> None:
-    stranded = _queued(database)  # the enqueue after it never happened
-    waiting = _queued(database)
+    stranded = new_queued_meeting(database)  # the enqueue after it never happened
+    waiting = new_queued_meeting(database)
     queue.enqueue_processing(waiting)
     later = datetime.now(UTC) + timedelta(seconds=TTL + 1)
 
@@ -144,7 +132,7 @@ def test_a_meeting_queued_without_a_job_gets_one_from_exactly_one_sweeper(
 def test_a_recently_queued_meeting_is_not_taken_for_stranded(
     database: db.Database, queue: JobQueue
 ) -> None:
-    meeting_id = _queued(database)
+    meeting_id = new_queued_meeting(database)
     soon = datetime.now(UTC) + timedelta(seconds=TTL - 5)
 
     assert LostJobSweeper(database, queue, ttl=TTL, clock=lambda: soon).sweep() == []

@@ -1,9 +1,12 @@
-"""PostgreSQL (127.0.0.1:5432, db ``test``) and Redis (127.0.0.1:6379), isolated per test.
+"""PostgreSQL (127.0.0.1:5432, db ``test``) and Redis (127.0.0.1:6379), isolated per test,
+and the default SQLite metadata database.
 
 - ``postgres_url``: a URL whose ``search_path`` is a fresh schema, dropped afterwards.
 - ``redis_queue``: the Redis URL plus a unique queue name; its keys are removed afterwards.
+- ``database``: a migrated SQLite ``db.Database`` in the test's temporary folder.
+- ``new_queued_meeting(database)``: a meeting row as an upload leaves it (``queued``).
 
-Both skip the test when the server is not running.
+The first two skip the test when the server is not running.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+
+from ivrimeet import db
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -55,3 +61,25 @@ def redis_queue() -> Iterator[RedisQueue]:
         for key in client.scan_iter(match=f"*{name}*"):
             client.delete(key)
         client.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[db.Database]:
+    database = db.Database(db.sqlite_url(tmp_path / "data"))
+    db.upgrade(database)
+    yield database
+    database.dispose()
+
+
+def new_queued_meeting(database: db.Database) -> str:
+    """A ``queued`` meeting whose recording key is never read; returns its id."""
+    meeting_id = uuid.uuid4().hex
+    db.create_meeting(
+        database,
+        meeting_id=meeting_id,
+        title=None,
+        audio_key=f"audio/{meeting_id}/original.wav",
+        audio_bytes=1,
+        content_type="audio/wav",
+    )
+    return meeting_id

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ivrimeet import db
 from ivrimeet.errors import ConfigurationError, MeetingNotFoundError
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[db.Database]:
-    database = db.Database(db.sqlite_url(tmp_path / "data"))
-    db.upgrade(database)
-    yield database
-    database.dispose()
 
 
 def _new_meeting(database: db.Database, title: str | None = "standup") -> db.MeetingRecord:
