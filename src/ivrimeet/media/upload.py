@@ -13,8 +13,9 @@
                    1 MiB batches ─▶ bounded queue (QUEUE_CHUNKS) ─▶ store.put(key, chunks)
                                                                    (multipart upload on S3)
 
-Memory is bounded by ``QUEUE_CHUNKS`` × ``CHUNK_BYTES`` here plus what the
-store buffers for one part; nothing is written to local disk. The body is
+Memory is bounded by ``QUEUE_CHUNKS`` × ``CHUNK_BYTES`` here plus the store's
+part buffers (``UPLOAD_CONCURRENCY + 1`` parts on S3); nothing is written to
+local disk. The body is
 either raw (``Content-Type: audio/*``, ``video/*`` or
 ``application/octet-stream``) or ``multipart/form-data`` with the recording
 in the field ``file`` (and an optional ``title`` field), parsed as a stream
