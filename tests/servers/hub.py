@@ -187,12 +187,15 @@ class StandInHub:
 
 
 @contextmanager
-def run_hub(root: Path) -> Iterator[StandInHub]:
-    """Serve repos published under ``root`` until the block exits; yield the ``StandInHub``."""
+def run_hub(root: Path, *, port: int = 0) -> Iterator[StandInHub]:
+    """Serve repos published under ``root`` until the block exits; yield the ``StandInHub``.
+
+    The Hub origin listens on ``port`` (0: a free one); the blob origin always on a free one.
+    """
     hub = StandInHub(HubStore(root))
     with _serve(_observed(_blob_app(hub), hub, "blobs"), "hub-blobs") as blob_endpoint:
         hub.blob_endpoint = blob_endpoint
-        with _serve(_observed(_hub_app(hub), hub, "hub"), "hub") as endpoint:
+        with _serve(_observed(_hub_app(hub), hub, "hub"), "hub", port=port) as endpoint:
             hub.endpoint = endpoint
             yield hub
 
@@ -201,11 +204,11 @@ def run_hub(root: Path) -> Iterator[StandInHub]:
 
 
 @contextmanager
-def _serve(app: ASGIApp, name: str) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a daemon thread on a free 127.0.0.1 port; yield its base URL."""
+def _serve(app: ASGIApp, name: str, *, port: int = 0) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a thread on 127.0.0.1:``port`` (0: a free one); yield its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="none", access_log=False)
     server = uvicorn.Server(config)
