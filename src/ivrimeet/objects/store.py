@@ -52,9 +52,10 @@ ProgressCallback = Callable[[int], None]
 
 
 class Digest(Protocol):
-    """A running hash ``download_to_file`` feeds the body to, in order (``hashlib.sha256()``)."""
+    """A running hash ``download_to_file`` feeds the body to, in order (``hashlib.sha256()``,
+    ``blake3.blake3()``: its ``update`` returns the hasher, hence ``object``)."""
 
-    def update(self, data: ReadableBuffer, /) -> None: ...
+    def update(self, data: ReadableBuffer, /) -> object: ...
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
