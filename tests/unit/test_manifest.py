@@ -14,6 +14,8 @@ C1 = "1" * 40
 C2 = "2" * 40
 H1 = "a" * 64
 H2 = "b" * 64
+B1 = "c" * 64
+B2 = "d" * 64
 
 
 def _manifest(**overrides: object) -> Manifest:
@@ -80,6 +82,9 @@ def _with_file(**changes: object) -> bytes:
         _with_file(commit="main"),
         _with_file(sha256="A" * 64),
         _with_file(sha256="short"),
+        _with_file(blake3="C" * 64),
+        _with_file(blake3="c" * 63),
+        _with_file(blake3="g" * 64),
         _with_file(size=-1),
         _raw(repo="evil/../x"),
         _raw(kind="shell"),
@@ -93,11 +98,70 @@ def test_hostile_manifest_values_are_refused(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not json", b"[]", _raw(files="nope"), _raw(files=[1]), _with_file(size="10")],
+    [
+        b"",
+        b"not json",
+        b"[]",
+        _raw(files="nope"),
+        _raw(files=[1]),
+        _with_file(size="10"),
+        _with_file(blake3=None),
+        _with_file(blake3=12),
+    ],
 )
 def test_malformed_manifests_are_an_integrity_error(data: bytes) -> None:
     with pytest.raises((IntegrityError, InvalidRepoIdError)):
         Manifest.from_json(data)
+
+
+def test_blake3_digests_round_trip_and_are_listed_per_body() -> None:
+    manifest = _manifest(
+        files=(
+            ManifestFile("org/segmentation", C2, "pytorch_model.bin", 10, H2, B2),
+            ManifestFile("org/pipeline", C1, "config.yaml", 3, H1, B1),
+            ManifestFile("org/pipeline", C1, "copy.yaml", 3, H1, B1),
+        )
+    )
+    data = manifest.to_json()
+
+    assert Manifest.from_json(data) == manifest
+    assert {f["path"]: f["blake3"] for f in json.loads(data)["files"]} == {
+        "config.yaml": B1,
+        "copy.yaml": B1,
+        "pytorch_model.bin": B2,
+    }
+    assert manifest.blake3_digests == {H1: B1, H2: B2}
+    assert json.loads(data)["schema"] == 1
+
+
+def test_a_manifest_without_blake3_loads_and_keeps_its_exact_bytes() -> None:
+    """Manifests filled before BLAKE3 was recorded: no field, not null; restores use sha256."""
+    old = _manifest()
+    data = old.to_json()
+
+    assert all("blake3" not in f for f in json.loads(data)["files"])
+    assert Manifest.from_json(data).to_json() == data
+    assert Manifest.from_json(data).blake3_digests == {}
+
+
+def test_two_blake3_digests_for_one_body_are_refused() -> None:
+    one = ManifestFile("org/pipeline", C1, "config.yaml", 3, H1, B1)
+    other = ManifestFile("org/pipeline", C1, "copy.yaml", 3, H1, B2)
+    unrecorded = ManifestFile("org/pipeline", C1, "copy.yaml", 3, H1)
+
+    for second in (other, unrecorded):
+        with pytest.raises(InvalidRepoIdError, match="two different blake3 digests"):
+            _manifest(files=(one, second), refs=())
+
+
+def test_duplicate_entries_differing_only_in_blake3_are_refused_not_a_crash() -> None:
+    with pytest.raises(InvalidRepoIdError, match="twice"):
+        _manifest(
+            files=(
+                ManifestFile("org/pipeline", C1, "config.yaml", 3, H1),
+                ManifestFile("org/pipeline", C1, "config.yaml", 3, H1, B1),
+            )
+        )
 
 
 def test_duplicate_file_entries_are_refused() -> None:

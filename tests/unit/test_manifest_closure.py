@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import blake3
 import pytest
 
 from ivrimeet.errors import IntegrityError
@@ -49,6 +50,8 @@ def test_scan_records_every_file_across_repos_with_hashes_and_refs(tmp_path: Pat
         ("org/plda", C2, "plda/plda.npz", 7),
     ]
     assert closure.files[1].sha256 == hashlib.sha256(b"weights").hexdigest()
+    assert closure.files[1].blake3 == blake3.blake3(b"weights").hexdigest()
+    assert closure.files[0].blake3 == blake3.blake3(b"pipeline: {}").hexdigest()
     assert closure.refs == (
         ManifestRef("org/pipe", "main", C1),
         ManifestRef("org/plda", "main", C2),

@@ -11,7 +11,8 @@ A cache filled by ``huggingface_hub`` looks like this (see ``hf_hub_download``):
       speechbrain/                                SpeechBrain's savedir: ignored
 
 ``scan_closure`` reads every ``snapshots`` entry across repos and returns its
-repo, commit, path, size and sha256, plus the refs. Only what a loader actually
+repo, commit, path, size, sha256 and BLAKE3 (both hashed in one read of the
+file), plus the refs. Only what a loader actually
 fetched is there, so this is the closure, with no hard-coded file lists.
 
 SpeechBrain's savedir (pyannote puts it at ``<cache>/speechbrain``) holds only
@@ -30,6 +31,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import blake3
+
 from ivrimeet.errors import IntegrityError
 from ivrimeet.models.manifest import ManifestFile, ManifestRef
 from ivrimeet.models.repo_ids import (
@@ -38,8 +41,16 @@ from ivrimeet.models.repo_ids import (
     validate_repo_id,
     validate_revision,
 )
+from ivrimeet.objects.store import Digest
 
-__all__ = ["Closure", "cache_folder_name", "hash_file", "repo_from_folder", "scan_closure"]
+__all__ = [
+    "Closure",
+    "cache_folder_name",
+    "hash_file",
+    "hash_file_with_blake3",
+    "repo_from_folder",
+    "scan_closure",
+]
 
 _HASH_CHUNK = 1024 * 1024
 
@@ -76,15 +87,28 @@ def repo_from_folder(name: str) -> str | None:
     return validate_repo_id("/".join(parts))
 
 
-def hash_file(path: Path) -> tuple[int, str]:
-    """(size, sha256 hex) of the file at ``path``."""
-    digest = hashlib.sha256()
+def _read_into(path: Path, *digests: Digest) -> int:
+    """Feed the file at ``path`` to every digest in one read; return its size."""
     size = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
+            for digest in digests:
+                digest.update(chunk)
             size += len(chunk)
-    return size, digest.hexdigest()
+    return size
+
+
+def hash_file(path: Path) -> tuple[int, str]:
+    """(size, sha256 hex) of the file at ``path``."""
+    digest = hashlib.sha256()
+    return _read_into(path, digest), digest.hexdigest()
+
+
+def hash_file_with_blake3(path: Path) -> tuple[int, str, str]:
+    """(size, sha256 hex, BLAKE3 hex) of the file at ``path``, from one read."""
+    sha256 = hashlib.sha256()
+    digest = blake3.blake3()
+    return _read_into(path, sha256, digest), sha256.hexdigest(), digest.hexdigest()
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -99,7 +123,7 @@ def scan_closure(cache_dir: Path) -> Closure:
     """
     files: list[ManifestFile] = []
     refs: list[ManifestRef] = []
-    hashed: dict[Path, tuple[int, str]] = {}
+    hashed: dict[Path, tuple[int, str, str]] = {}
     cache_dir = cache_dir.resolve()
     for folder in sorted(cache_dir.iterdir()):
         repo = repo_from_folder(folder.name)
@@ -116,8 +140,8 @@ def scan_closure(cache_dir: Path) -> Closure:
                 for path in _walk_files(commit_dir, folder):
                     real = path.resolve()
                     if real not in hashed:
-                        hashed[real] = hash_file(real)
-                    size, sha256 = hashed[real]
+                        hashed[real] = hash_file_with_blake3(real)
+                    size, sha256, blake3_hex = hashed[real]
                     relative = path.relative_to(commit_dir).as_posix()
                     files.append(
                         ManifestFile(
@@ -126,6 +150,7 @@ def scan_closure(cache_dir: Path) -> Closure:
                             path=validate_repo_file_path(relative),
                             size=size,
                             sha256=sha256,
+                            blake3=blake3_hex,
                         )
                     )
         refs.extend(_scan_refs(folder, repo))
