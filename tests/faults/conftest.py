@@ -6,7 +6,9 @@ Fixtures:
   stopped after the test;
 * ``proxied_moto`` / ``proxied_rclone``: a fresh bucket on the session's moto or
   rclone server, reached through a new proxy (``ProxiedBucket``);
-* ``small_disk(size)``: a tmpfs of ``size`` bytes (``SmallFilesystem``), unmounted after.
+* ``small_disk(size)``: a tmpfs of ``size`` bytes (``SmallFilesystem``), unmounted after;
+* ``tmp_dir``: an empty ``IVRIMEET_TMP_DIR`` for a model store;
+* ``repo``: a fresh ``FaultRepo`` published on the Hub stand-in.
 
 At the end of a session that ran any of these tests the totals are printed
 (``reliability: cases=... faults=...``). With ``FAULTS_REPORT=path.md`` in the
@@ -30,7 +32,9 @@ import pytest
 from ivrimeet.objects import S3Connection
 from tests.faults import ledger
 from tests.faults.diskfull import SmallFilesystem, small_filesystem
+from tests.faults.models_support import FaultRepo, publish_fault_repo
 from tests.faults.proxy import FaultProxy, port_of
+from tests.servers.hub import StandInHub
 from tests.servers.s3 import S3Server
 
 _FAULT_NODES = "tests/faults/"
@@ -95,6 +99,18 @@ def small_disk() -> Iterator[Callable[[int], SmallFilesystem]]:
             return stack.enter_context(small_filesystem(size))
 
         yield mount
+
+
+@pytest.fixture
+def tmp_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "tmp"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def repo(hub: StandInHub, tmp_path: Path) -> FaultRepo:
+    return publish_fault_repo(hub, tmp_path / "repos")
 
 
 # --- the figures ---------------------------------------------------------------------

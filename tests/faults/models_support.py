@@ -4,8 +4,9 @@
 and a few small ones (restored as one streaming GET each), so a cut can be aimed
 at either path. ``fault_repo`` publishes it on the Hub stand-in under a fresh id.
 
-``verify_bucket(store)`` re-hashes every blob every manifest names: the same
-check as ``ivrimeet models verify``, done from the test side.
+``verify_bucket(store)`` re-hashes every blob every manifest names (SHA-256, and
+BLAKE3 where recorded): the same check as ``ivrimeet models verify``, done from
+the test side.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import blake3
 
 from ivrimeet.models import HubAccess, ModelStore
 from ivrimeet.models.layout import BucketLayout
@@ -103,4 +106,6 @@ def verify_bucket(objects: ObjectStore) -> list[str]:
                 continue
             if hashlib.sha256(body).hexdigest() != entry["sha256"]:
                 problems.append(f"{info.key}: {key} does not hash to its name")
+            elif "blake3" in entry and blake3.blake3(body).hexdigest() != entry["blake3"]:
+                problems.append(f"{info.key}: {key} does not hash to the recorded BLAKE3")
     return problems

@@ -40,18 +40,6 @@ MiB = 1024 * 1024
 SMALL_FILE = "extra/b.bin"
 
 
-@pytest.fixture
-def tmp_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "tmp"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def repo(hub: StandInHub, tmp_path: Path) -> FaultRepo:
-    return publish_fault_repo(hub, tmp_path / "repos")
-
-
 def _objects(proxied: ProxiedBucket, **overrides: object) -> S3Store:
     connection = proxied.connection(**{"max_attempts": 3, "read_timeout": 2.0, **overrides})
     return S3Store(connection, part_size=5 * MiB, concurrency=2)

@@ -9,7 +9,7 @@ image, for debugging, for tools that read the Hugging Face cache)::
 
 Steps: the ref and the manifest are read from the bucket (one GET each); the
 closure is restored by ``restore_closure``, exactly as a cold start restores it
-(free space checked first, blobs sha256-verified while they stream in); the
+(free space checked first, blobs verified while they stream in); the
 config files are checked as before a load (``guard_cache``). Everything lands in
 a hidden staging folder inside ``DIR`` and is moved into place only when all of
 it is verified; on any failure the staging folder is removed (and ``DIR`` too,
@@ -68,7 +68,7 @@ def export_model(
     when the bucket does not hold the model, ``ConflictError`` when
     ``directory`` is not empty, ``InvalidInputError`` when it cannot be written,
     ``DiskFullError`` before fetching when the closure does not fit, and
-    ``IntegrityError`` when a stored blob does not hash to its name.
+    ``IntegrityError`` when a stored blob does not hash to what the manifest records.
     """
     started = time.monotonic()
     repo = validate_repo_id(repo)

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import blake3
+
 from ivrimeet.errors import ObjectNotFoundError
 from ivrimeet.models.manifest import Manifest, ModelKind
 from ivrimeet.models.repo_ids import validate_commit, validate_repo_id
@@ -116,12 +118,19 @@ def list_models(store: ModelStore, repo: str | None = None) -> list[StoredModel]
 
 
 def verify_models(store: ModelStore, repo: str | None = None) -> VerifyReport:
-    """Re-hash every blob the manifests (of ``repo``) reference, streaming, in parallel."""
+    """Re-hash every blob the manifests (of ``repo``) reference, streaming, in parallel.
+
+    Each blob must hash to its name (SHA-256) and, where manifests recorded one,
+    to their BLAKE3 (what restores check).
+    """
     blobs: dict[str, int] = {}
+    recorded: dict[str, dict[str, list[str]]] = {}  # sha256 -> blake3 -> manifest keys
     count = 0
-    for _, manifest in _manifests(store, repo):
+    for manifest_key, manifest in _manifests(store, repo):
         count += 1
         blobs.update(manifest.blobs)
+        for sha256, blake3_hex in manifest.blake3_digests.items():
+            recorded.setdefault(sha256, {}).setdefault(blake3_hex, []).append(manifest_key)
     events = store.events
     events.started("verify", repo or "all models", len(blobs), sum(blobs.values()))
 
@@ -129,17 +138,35 @@ def verify_models(store: ModelStore, repo: str | None = None) -> VerifyReport:
         sha256, size = item
         key = store.layout.blob(sha256)
         digest = hashlib.sha256()
+        second = blake3.blake3() if sha256 in recorded else None
         got = 0
         try:
             with store.objects.get(key) as body:
                 while chunk := body.read(_CHUNK):
                     digest.update(chunk)
+                    if second is not None:
+                        second.update(chunk)
                     got += len(chunk)
                     events.advanced(len(chunk))
         except ObjectNotFoundError:
             return BlobProblem(key, "missing")
         if got != size or digest.hexdigest() != sha256:
             return BlobProblem(key, f"{got} bytes hashing to {digest.hexdigest()}, expected {size}")
+        if second is not None:
+            got_blake3 = second.hexdigest()
+            wrong = sorted(
+                store.objects.url_for(manifest_key)
+                for blake3_hex, keys in recorded[sha256].items()
+                if blake3_hex != got_blake3
+                for manifest_key in keys
+            )
+            if wrong:
+                return BlobProblem(
+                    key,
+                    f"hashes to its name but to BLAKE3 {got_blake3}, not to what "
+                    f"{', '.join(wrong)} records (restores refuse it: remove that manifest "
+                    "and pull the model again)",
+                )
         return None
 
     try:
