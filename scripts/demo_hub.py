@@ -27,23 +27,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for ``tests``
 
-from tests.hubrepos import (
-    PIPELINE_CLOSURES,
-    PIPELINE_SPEECHBRAIN,
-    SPEECHBRAIN_ECAPA,
-    build_repos,
-    publish_repos,
-)
-from tests.servers.hub import TEST_TOKEN, run_hub
+from tests.servers.hub import TEST_TOKEN, StandInHub, run_hub
 
 DEFAULT_PORT = 8765
-SERVED = PIPELINE_CLOSURES[PIPELINE_SPEECHBRAIN] | {SPEECHBRAIN_ECAPA}
 
 
-def export_lines(endpoint: str) -> list[str]:
-    """The shell lines that point ivrimeet (and any huggingface_hub client) at the stand-in."""
+def serve_demo_repos(hub: StandInHub, workdir: Path) -> list[str]:
+    """Build and publish the demo's repos on ``hub``; return the shell lines pointing at them."""
+    # Imported here, once the port is ours: tests.hubrepos imports torch, pyannote and
+    # SpeechBrain (seconds), which a port already in use should not cost.
+    from tests.hubrepos import (
+        PIPELINE_CLOSURES,
+        PIPELINE_SPEECHBRAIN,
+        SPEECHBRAIN_ECAPA,
+        build_repos,
+        publish_repos,
+    )
+
+    folders = build_repos(workdir)
+    served = PIPELINE_CLOSURES[PIPELINE_SPEECHBRAIN] | {SPEECHBRAIN_ECAPA}
+    publish_repos(hub, {repo: folders[repo] for repo in sorted(served)})
+    print(f"serving {', '.join(sorted(served))}", file=sys.stderr)
     values = {
-        "HF_ENDPOINT": endpoint,
+        "HF_ENDPOINT": hub.endpoint,
         "HF_TOKEN": TEST_TOKEN,  # the stand-in's token for its gated repos; worthless elsewhere
         "DIARIZATION_PIPELINE": PIPELINE_SPEECHBRAIN,
         "EMBEDDING_MODEL": SPEECHBRAIN_ECAPA,
@@ -63,20 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     with tempfile.TemporaryDirectory(prefix="ivrimeet-demo-hub-") as workdir, ExitStack() as stack:
-        print("building the tiny repos ...", file=sys.stderr, flush=True)
-        folders = build_repos(Path(workdir) / "repos")
         try:
             hub = stack.enter_context(run_hub(Path(workdir) / "hub", port=args.port))
         except OSError as exc:
             print(f"cannot listen on 127.0.0.1:{args.port} ({exc}): try --port", file=sys.stderr)
             return 1
-        publish_repos(hub, {repo: folders[repo] for repo in sorted(SERVED)})
-        print("\n".join(export_lines(hub.endpoint)), flush=True)
-        print(
-            f"serving {', '.join(sorted(SERVED))} on {hub.endpoint}; Ctrl-C stops it",
-            file=sys.stderr,
-            flush=True,
-        )
+        print("building the tiny repos ...", file=sys.stderr, flush=True)
+        exports = serve_demo_repos(hub, Path(workdir) / "repos")
+        print(f"on {hub.endpoint}; Ctrl-C stops it. In your shell:", file=sys.stderr, flush=True)
+        print("\n".join(exports), flush=True)
         stop.wait()
     print("stopped", file=sys.stderr)
     return 0

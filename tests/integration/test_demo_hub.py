@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -105,3 +106,23 @@ def test_demo_hub_serves_what_it_prints_and_stops_on_ctrl_c(tmp_path: Path) -> N
         assert server.process.wait(timeout=30) == 0, server.log_tail()
         assert server.log_tail().endswith("stopped")
     assert list(script_tmp.iterdir()) == []
+
+
+def test_demo_hub_says_which_port_is_taken_before_building_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(SCRIPT), "--port", str(port)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "try --port" in result.stderr
+    assert "building" not in result.stderr
