@@ -1,23 +1,13 @@
-"""Object storage: one interface (``ObjectStore``), an S3 and a local-folder backend."""
+"""Object storage: one interface (``ObjectStore``), an S3 and a local-folder backend.
 
-from ivrimeet.objects.bucket_setup import (
-    CreatedUser,
-    SetupReport,
-    StepResult,
-    StepStatus,
-    setup_bucket,
-)
-from ivrimeet.objects.checks import (
-    CheckResult,
-    CheckStatus,
-    data_dir_writable,
-    free_disk,
-    s3_checks,
-)
-from ivrimeet.objects.iam_policy import least_privilege_policy, policy_json
-from ivrimeet.objects.local import LocalStore
-from ivrimeet.objects.s3 import S3Store
-from ivrimeet.objects.s3_client import S3Connection, describe_credentials
+The interface (``store``) is imported eagerly; each backend and tool module on
+first use of one of its names, so a process imports only what it touches:
+``ivrimeet models export`` reaches S3 through ``S3Store`` alone and never pays
+for ``bucket_setup``/``checks`` (botocore's client machinery, ``botocore.config``).
+"""
+
+from typing import TYPE_CHECKING, Any
+
 from ivrimeet.objects.store import (
     MAX_KEY_BYTES,
     Digest,
@@ -27,6 +17,26 @@ from ivrimeet.objects.store import (
     validate_key,
     validate_prefix,
 )
+
+if TYPE_CHECKING:
+    from ivrimeet.objects.bucket_setup import (
+        CreatedUser,
+        SetupReport,
+        StepResult,
+        StepStatus,
+        setup_bucket,
+    )
+    from ivrimeet.objects.checks import (
+        CheckResult,
+        CheckStatus,
+        data_dir_writable,
+        free_disk,
+        s3_checks,
+    )
+    from ivrimeet.objects.iam_policy import least_privilege_policy, policy_json
+    from ivrimeet.objects.local import LocalStore
+    from ivrimeet.objects.s3 import S3Store
+    from ivrimeet.objects.s3_client import S3Connection, describe_credentials
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -53,3 +63,30 @@ __all__ = [
     "validate_key",
     "validate_prefix",
 ]
+
+_LAZY = {
+    "CreatedUser": "ivrimeet.objects.bucket_setup",
+    "SetupReport": "ivrimeet.objects.bucket_setup",
+    "StepResult": "ivrimeet.objects.bucket_setup",
+    "StepStatus": "ivrimeet.objects.bucket_setup",
+    "setup_bucket": "ivrimeet.objects.bucket_setup",
+    "CheckResult": "ivrimeet.objects.checks",
+    "CheckStatus": "ivrimeet.objects.checks",
+    "data_dir_writable": "ivrimeet.objects.checks",
+    "free_disk": "ivrimeet.objects.checks",
+    "s3_checks": "ivrimeet.objects.checks",
+    "least_privilege_policy": "ivrimeet.objects.iam_policy",
+    "policy_json": "ivrimeet.objects.iam_policy",
+    "LocalStore": "ivrimeet.objects.local",
+    "S3Store": "ivrimeet.objects.s3",
+    "S3Connection": "ivrimeet.objects.s3_client",
+    "describe_credentials": "ivrimeet.objects.s3_client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ivrimeet.objects' has no attribute {name!r}")

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from botocore.config import Config
-
 if TYPE_CHECKING:
     import boto3
+    from botocore.config import Config
     from botocore.credentials import Credentials
     from mypy_boto3_s3 import S3Client
 
@@ -66,6 +65,9 @@ class S3Connection:
         return self.session().get_credentials()
 
     def botocore_config(self) -> Config:
+        """The botocore client configuration (imported here: only boto3 clients need it)."""
+        from botocore.config import Config
+
         addressing: Literal["path", "auto"] = "path" if self.endpoint_url else "auto"
         return Config(
             region_name=self.region,
