@@ -106,7 +106,7 @@ def _speaker_record(row: Speaker) -> SpeakerRecord:
         id=row.id,
         label=row.label,
         name=row.name,
-        suggested_name=row.suggested_name,
+        suggested_name=row.suggested_voiceprint.name if row.suggested_voiceprint else None,
         seconds=row.seconds,
         snippet_key=row.snippet_key,
         has_voiceprint=row.embedding is not None,
@@ -140,7 +140,10 @@ def _load(session: Session, meeting_id: str) -> Meeting:
     row = session.scalar(
         select(Meeting)
         .where(Meeting.id == meeting_id)
-        .options(selectinload(Meeting.speakers), selectinload(Meeting.segments))
+        .options(
+            selectinload(Meeting.speakers).selectinload(Speaker.suggested_voiceprint),
+            selectinload(Meeting.segments),
+        )
     )
     if row is None:
         raise _not_found(meeting_id)
@@ -463,6 +466,13 @@ def record_results(
         if not fresh:
             _finish_run(session, claim.run_id, "stale", None)
             return False
+        # A voiceprint deleted while this run worked can no longer be suggested.
+        suggested = {s.suggested_voiceprint_id for s in speakers} - {None}
+        still_known = set(
+            session.scalars(select(Voiceprint.id).where(Voiceprint.id.in_(suggested))).all()
+            if suggested
+            else ()
+        )
         session.execute(delete(Segment).where(Segment.meeting_id == claim.meeting_id))
         session.execute(delete(Speaker).where(Speaker.meeting_id == claim.meeting_id))
         ids: dict[str, str] = {}
@@ -476,7 +486,11 @@ def record_results(
                     label=speaker.label,
                     seconds=speaker.seconds,
                     snippet_key=speaker.snippet_key,
-                    suggested_name=speaker.suggested_name,
+                    suggested_voiceprint_id=(
+                        speaker.suggested_voiceprint_id
+                        if speaker.suggested_voiceprint_id in still_known
+                        else None
+                    ),
                     embedding=(
                         embedding_to_bytes(speaker.embedding)
                         if speaker.embedding is not None
@@ -529,6 +543,7 @@ def known_voiceprints(db: Database) -> list[KnownVoiceprint]:
         rows = session.scalars(select(Voiceprint).order_by(Voiceprint.id)).all()
         return [
             KnownVoiceprint(
+                id=row.id,
                 name=row.name,
                 embedding=embedding_from_bytes(row.embedding),
                 meeting_id=row.meeting_id,

@@ -83,7 +83,8 @@ class NewSpeaker:
     seconds: float
     snippet_key: str | None
     embedding: tuple[float, ...] | None
-    suggested_name: str | None
+    # The known voice this speaker sounds like (``KnownVoiceprint.id``), if any.
+    suggested_voiceprint_id: int | None
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class NewSegment:
 class KnownVoiceprint:
     """A voice a user has named, for suggesting that name in later meetings."""
 
+    id: int
     name: str
     embedding: tuple[float, ...]
     meeting_id: str

@@ -5,11 +5,17 @@
     meetings 1──* speakers 1──* segments
         │  └────────────* segments          (segment.meeting_id, for one-query reads)
         ├──* voiceprints                    (enrolled when a user names a speaker)
+        │        └──* speakers               (speaker.suggested_voiceprint_id: the known
+        │                                     voice a later speaker sounds like)
         └──* processing_runs                (one row per time a worker claimed the meeting,
                                          with the heartbeat that keeps the claim alive)
 
 Every child row cascades from its meeting: deleting a meeting deletes every row
-that belongs to it. Ids are UUID4 hex strings (32 characters) made by the app.
+that belongs to it. A speaker's suggested name is read through its
+``suggested_voiceprint``: when that voiceprint goes (its meeting deleted, its
+speaker un-named) the suggestion goes with it (``ON DELETE SET NULL``), and a
+renamed voiceprint renames every suggestion made from it. Ids are UUID4 hex
+strings (32 characters) made by the app.
 """
 
 from __future__ import annotations
@@ -103,13 +109,20 @@ class Speaker(Base):
     position: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
-    suggested_name: Mapped[str | None] = mapped_column(String(200))
+    suggested_voiceprint_id: Mapped[int | None] = mapped_column(
+        # use_alter: speakers and voiceprints reference each other.
+        ForeignKey("voiceprints.id", ondelete="SET NULL", use_alter=True),
+        index=True,
+    )
     seconds: Mapped[float] = mapped_column(Float)
     snippet_key: Mapped[str | None] = mapped_column(String(1024))
     # float32 little-endian; see ivrimeet.db.voiceprints.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     meeting: Mapped[Meeting] = relationship(back_populates="speakers")
+    suggested_voiceprint: Mapped[Voiceprint | None] = relationship(
+        foreign_keys=[suggested_voiceprint_id], passive_deletes=True
+    )
 
 
 class Segment(Base):

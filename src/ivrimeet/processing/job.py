@@ -102,6 +102,7 @@ class SpeakerResult:
     embedding: tuple[float, ...]
     suggested_name: str | None
     suggestion_similarity: float | None
+    suggested_voiceprint_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -367,6 +368,7 @@ def _speakers(
                 embedding=embedding,
                 suggested_name=suggestion.name if suggestion else None,
                 suggestion_similarity=round(suggestion.similarity, 4) if suggestion else None,
+                suggested_voiceprint_id=suggestion.voiceprint_id if suggestion else None,
             )
         )
     return tuple(results)

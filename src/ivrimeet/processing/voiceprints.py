@@ -62,6 +62,8 @@ class NamedVoiceprint:
 
     name: str
     embedding: tuple[float, ...]
+    # Its row in the database, so a suggestion can point at it (None outside the service).
+    voiceprint_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Suggestion:
 
     name: str
     similarity: float
+    voiceprint_id: int | None = None
 
 
 def normalise(vector: Sequence[float] | npt.NDArray[np.floating]) -> tuple[float, ...]:
@@ -114,7 +117,7 @@ def suggest_name(
             continue
         similarity = cosine_similarity(embedding, voiceprint.embedding)
         if best is None or similarity > best.similarity:
-            best = Suggestion(name=voiceprint.name, similarity=similarity)
+            best = Suggestion(voiceprint.name, similarity, voiceprint.voiceprint_id)
     if skipped:
         logger.debug("voiceprint.skipped count=%d reason=dimension", skipped)
     if best is None or best.similarity < threshold:

@@ -105,7 +105,7 @@ def _fail(ctx: JobContext, claim: db.Claim, reason: str, started: float) -> None
 def _process(ctx: JobContext, claim: db.Claim) -> ProcessingResult:
     models = ctx.models.get()
     known = [
-        NamedVoiceprint(name=v.name, embedding=v.embedding)
+        NamedVoiceprint(name=v.name, embedding=v.embedding, voiceprint_id=v.id)
         for v in db.known_voiceprints(ctx.database)
     ]
     return process_recording(
@@ -132,7 +132,7 @@ def _record(ctx: JobContext, claim: db.Claim, result: ProcessingResult, started:
                 seconds=s.seconds,
                 snippet_key=s.snippet_key,
                 embedding=s.embedding or None,
-                suggested_name=s.suggested_name,
+                suggested_voiceprint_id=s.suggested_voiceprint_id,
             )
             for s in result.speakers
         ],
