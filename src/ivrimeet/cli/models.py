@@ -108,14 +108,15 @@ def _store(ctx: typer.Context, *, progress: bool) -> Iterator[tuple[Settings, Mo
         yield settings, model_store(settings, events=RichTransferEvents(bars))
 
 
-def _kind_for(settings: Settings, repo: str, kind: KindOption) -> ModelKind:
+def _kind_for(settings: Settings, repo: str, kind: KindOption) -> ModelKind | None:
+    """The kind asked for; with ``auto``, what the service will load it as, if it loads it."""
     if kind != "auto":
         return kind
     if repo == settings.diarization_pipeline:
         return "pipeline"
     if repo == settings.embedding_model:
         return "encoder"
-    return "snapshot"
+    return None
 
 
 def _split(spec: str) -> tuple[str, str | None]:
@@ -133,8 +134,11 @@ def pull_command(
     ),
     kind: str = typer.Option(
         "auto",
-        help="Loader whose closure to store: pipeline, encoder, snapshot, or auto "
-        "(pipeline for DIARIZATION_PIPELINE, encoder for EMBEDDING_MODEL, else snapshot).",
+        help="Loader whose closure to store: pipeline, encoder, snapshot, or auto: "
+        "what the repo's files call for (config.yaml with a 'pipeline' key: pipeline; "
+        "hyperparams.yaml: encoder; else snapshot), and pipeline for DIARIZATION_PIPELINE, "
+        "encoder for EMBEDDING_MODEL. A repo stored as a kind that lacks the files "
+        "needed is an error saying what to run.",
     ),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:

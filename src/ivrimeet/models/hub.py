@@ -44,6 +44,7 @@ __all__ = [
     "download_file",
     "hf_session",
     "hub_errors",
+    "repo_files",
     "resolve_commit",
 ]
 
@@ -231,6 +232,19 @@ def resolve_commit(hub: HubAccess, repo: str, revision: str) -> str:
             hints=["retry later; if it persists, pin a full commit sha as the revision"],
         )
     return info.sha
+
+
+def repo_files(hub: HubAccess, repo: str, revision: str) -> list[str]:
+    """The paths of every file of ``repo`` at ``revision`` (one API request)."""
+    from huggingface_hub import HfApi
+
+    validate_repo_id(repo)
+    validate_revision(revision)
+    with hub_errors(f"{repo}@{revision}", hub, repo=repo), hf_session(hub, offline=False):
+        info = HfApi(endpoint=hub.endpoint, token=hub.token or False).model_info(
+            repo, revision=revision
+        )
+    return [sibling.rfilename for sibling in info.siblings or ()]
 
 
 def download_file(hub: HubAccess, repo: str, path: str, revision: str, cache_dir: Path) -> Path:

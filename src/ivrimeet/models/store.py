@@ -70,7 +70,7 @@ from ivrimeet.models.restore import (
 from ivrimeet.models.tempcache import temp_cache
 from ivrimeet.objects.store import ObjectStore
 
-__all__ = ["GIB", "LoadReport", "Loaded", "ModelStore", "Source"]
+__all__ = ["GIB", "LoadReport", "Loaded", "ModelStore", "Source", "serves"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Loaded(Generic[T]):
     manifest: Manifest
 
 
-def _compatible(stored: ModelKind, wanted: ModelKind) -> bool:
+def serves(stored: ModelKind, wanted: ModelKind) -> bool:
     """Whether a closure filled by the ``stored`` loader serves the ``wanted`` loader."""
     return stored == wanted or wanted == "snapshot" or (stored, wanted) == ("snapshot", "encoder")
 
@@ -411,7 +411,7 @@ class ModelStore:
         started: float,
     ) -> Loaded[T]:
         what = f"{manifest.repo}@{manifest.commit}"
-        if not _compatible(manifest.kind, loader.kind):
+        if not serves(manifest.kind, loader.kind):
             raise ConflictError(
                 f"{what} is stored as a {manifest.kind!r} closure; the {loader.kind!r} loader "
                 "needs files it does not hold.",
@@ -538,7 +538,7 @@ class ModelStore:
             )
             value = loader.fill(cache, repo, fill_revision, self.hub)
         except (UnavailableError, AccessError, ModelNotFoundError) as exc:
-            raise self._both_failed(repo, revision, exc, bucket_problem) from exc
+            raise self.both_failed(repo, revision, exc, bucket_problem) from exc
         closure = scan_closure(cache)
         commit = closure.commit_of(repo, fill_revision)
         if commit is None:
@@ -576,13 +576,14 @@ class ModelStore:
         )
         return Loaded(value=value, report=report, manifest=manifest)
 
-    def _both_failed(
+    def both_failed(
         self,
         repo: str,
         revision: str,
         hub_error: IvrimeetError,
         bucket_problem: IvrimeetError | None,
     ) -> IvrimeetError:
+        """One error naming why the bucket and why Hugging Face could not serve ``repo``."""
         if bucket_problem is None:
             bucket_line = (
                 f"bucket {self.location}: not stored (no {self.layout.ref(repo, revision)})"
