@@ -8,7 +8,10 @@
            ├─ ok         → record_results (→ done)   stale claim → clean up if the meeting is gone
            ├─ transient  → mark_retrying (→ queued), re-raise: Huey retries after a delay;
            │               the last attempt → failed
-           └─ other      → failed, with the error's message as the reason
+           └─ other      → failed
+    The meeting's ``error`` is a plain reason for the user (``worker.reasons``);
+    the full error goes to the log as one ``job.error`` line (a traceback only
+    for an unexpected exception: a bug).
 
 Idempotent: a re-run writes the same keys (``snippets/<meeting>/<label>.<ext>``,
 ``results/<meeting>/diarization.*``) and replaces the meeting's rows in one
@@ -26,9 +29,10 @@ from ivrimeet.errors import IvrimeetError, LeaseTimeoutError, UnavailableError
 from ivrimeet.metrics import JOB_SECONDS, count_s3_error
 from ivrimeet.objects import ObjectStore
 from ivrimeet.processing.job import ProcessingResult, process_recording
-from ivrimeet.processing.models import ModelHolder
+from ivrimeet.processing.models import LoadedModels, ModelHolder
 from ivrimeet.processing.voiceprints import DEFAULT_MATCH_THRESHOLD, NamedVoiceprint
 from ivrimeet.worker.claims import DEFAULT_CLAIM_TTL_SECONDS, ClaimHeartbeat, Clock, utc_clock
+from ivrimeet.worker.reasons import log_fields, unexpected_reason, user_reason
 
 __all__ = ["TRANSIENT_ERRORS", "JobContext", "run_job"]
 
@@ -71,21 +75,29 @@ def run_job(ctx: JobContext, meeting_id: str, *, retries_left: int) -> None:
 
 def _run_claimed(ctx: JobContext, claim: db.Claim, started: float, *, retries_left: int) -> None:
     meeting_id = claim.meeting_id
+    loading_models = True
     try:
-        outcome = _process(ctx, claim)
-    except TRANSIENT_ERRORS as exc:
-        count_s3_error(exc)
-        if retries_left > 0:
-            db.mark_retrying(ctx.database, claim, exc.render())
-            _finished(meeting_id, "retry", started, reason=exc.code)
-            raise
-        _fail(ctx, claim, exc.render(), started)
+        models = ctx.models.get()
+        loading_models = False
+        outcome = _process(ctx, claim, models)
     except IvrimeetError as exc:
         count_s3_error(exc)
-        _fail(ctx, claim, exc.render(), started)
+        logger.warning(
+            "job.error meeting=%s run=%d models=%s %s",
+            meeting_id,
+            claim.run_id,
+            loading_models,
+            log_fields(exc),
+        )
+        reason = user_reason(exc, meeting_id=meeting_id, loading_models=loading_models)
+        if isinstance(exc, TRANSIENT_ERRORS) and retries_left > 0:
+            db.mark_retrying(ctx.database, claim, reason)
+            _finished(meeting_id, "retry", started, reason=exc.code)
+            raise
+        _fail(ctx, claim, reason, started)
     except Exception as exc:  # where we give up: the meeting must say why
         logger.error("job.crashed meeting=%s run=%d", meeting_id, claim.run_id, exc_info=exc)
-        _fail(ctx, claim, f"Processing failed unexpectedly: {type(exc).__name__}: {exc}", started)
+        _fail(ctx, claim, unexpected_reason(exc, meeting_id=meeting_id), started)
     else:
         _record(ctx, claim, outcome, started)
 
@@ -102,8 +114,7 @@ def _fail(ctx: JobContext, claim: db.Claim, reason: str, started: float) -> None
     _finished(claim.meeting_id, "failed" if fresh else "stale", started)
 
 
-def _process(ctx: JobContext, claim: db.Claim) -> ProcessingResult:
-    models = ctx.models.get()
+def _process(ctx: JobContext, claim: db.Claim, models: LoadedModels) -> ProcessingResult:
     known = [
         NamedVoiceprint(name=v.name, embedding=v.embedding, voiceprint_id=v.id)
         for v in db.known_voiceprints(ctx.database)

@@ -9,6 +9,12 @@ the job claims the meeting in the database first (``db.claim_for_processing``).
 Both sides register the same task; only a worker process attaches the function
 that does the work (``attach``).
 
+A handler asks for a retry by raising an ``IvrimeetError`` (an expected
+failure, already logged by the job as one line): it becomes Huey's
+``RetryTask``, which Huey logs as one info line, so no "Unhandled exception"
+traceback is printed per attempt. Any other exception is a bug: Huey logs it
+with its traceback, and retries it too.
+
 A queue that cannot be used raises ``QueueUnavailableError`` whose message
 names the kind of queue, not its address (it reaches API clients); the
 address and the reason go to the log (``queue.unavailable``).
@@ -26,9 +32,10 @@ from urllib.parse import urlsplit
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import Task
+from huey.exceptions import RetryTask
 from redis.exceptions import RedisError
 
-from ivrimeet.errors import QueueUnavailableError
+from ivrimeet.errors import IvrimeetError, QueueUnavailableError
 
 __all__ = ["RETRIES", "RETRY_DELAY_SECONDS", "JobHandler", "JobQueue"]
 
@@ -73,7 +80,13 @@ class JobQueue:
     def _run_process_meeting(self, meeting_id: str, task: Task) -> None:
         if self._handler is None:
             raise RuntimeError("process_meeting ran in a process without a worker attached")
-        self._handler(meeting_id, task.retries)
+        try:
+            self._handler(meeting_id, task.retries)
+        except IvrimeetError as exc:
+            # Huey adds one attempt back for a RetryTask; take it here so the
+            # retry still counts against RETRIES, as any other exception would.
+            task.retries -= 1
+            raise RetryTask(f"{exc.code}: retrying") from exc
 
     def attach(self, handler: JobHandler) -> None:
         """Make this process able to run jobs (called by worker start-up only)."""

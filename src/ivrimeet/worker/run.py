@@ -32,6 +32,7 @@ from ivrimeet.runtime import model_store
 from ivrimeet.settings import Settings
 from ivrimeet.worker.claims import LostJobSweeper
 from ivrimeet.worker.jobs import JobContext, run_job
+from ivrimeet.worker.reasons import log_fields
 from ivrimeet.worker.services import Services, build_services
 
 __all__ = ["EmbeddedWorker", "ModelWarmup", "job_context", "run_worker"]
@@ -96,7 +97,7 @@ class ModelWarmup:
         except IvrimeetError as exc:
             # Jobs retry the load themselves; readiness says why it is not there yet.
             self._state = f"failed: {exc.code}"
-            logger.error("models.failed error=%s", exc.summary)
+            logger.error("models.failed %s", log_fields(exc))
         except Exception as exc:  # a library's own error: same, but say which
             self._state = f"failed: {type(exc).__name__}"
             logger.error("models.failed error=%s", type(exc).__name__, exc_info=exc)
