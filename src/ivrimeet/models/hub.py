@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from ivrimeet.errors import (
     ConfigurationError,
@@ -87,6 +88,31 @@ def _reason(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
+def _refused_repo(exc: BaseException, hub: HubAccess) -> str | None:
+    """The repo whose URL the Hub refused (``exc.response``), when it is a Hub repo URL.
+
+    A pipeline's load reaches into other repos (its config's models, pyannote 4's
+    PLDA): the error must name the repo that refused, not the pipeline.
+    """
+    response = getattr(exc, "response", None)
+    url = str(getattr(response, "url", "") or "")
+    if not url.startswith(hub.endpoint):
+        return None
+    parts = [unquote(p) for p in urlsplit(url).path.split("/") if p]
+    prefix = [p for p in urlsplit(hub.endpoint).path.split("/") if p]
+    parts = parts[len(prefix) :]
+    if parts[:2] == ["api", "models"]:
+        parts = parts[2:]
+    elif "resolve" not in parts[2:3]:
+        return None
+    if len(parts) < 2:
+        return None
+    try:
+        return validate_repo_id("/".join(parts[:2]))
+    except IvrimeetError:
+        return None
+
+
 def _unavailable(what: str, hub: HubAccess, exc: BaseException) -> HubUnavailableError:
     return HubUnavailableError(
         f"Cannot reach Hugging Face at {hub.endpoint} for {what}.",
@@ -128,6 +154,10 @@ def hub_errors(what: str, hub: HubAccess, *, repo: str | None = None) -> Iterato
     except IvrimeetError:
         raise
     except hf.GatedRepoError as exc:
+        refused = _refused_repo(exc, hub)
+        if refused is not None and refused != repo:
+            page = f"{hub.endpoint}/{refused}"
+            what = f"{refused} (needed by {what})"
         raise PermissionDeniedError(
             f"Hugging Face refused {what}: the repo is gated ({hub.token_state}).",
             details=[_reason(exc)],

@@ -18,7 +18,9 @@ Heavy imports (torch, pyannote.audio, speechbrain) happen inside the methods, so
 
 from __future__ import annotations
 
+import io
 import logging
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -188,10 +190,16 @@ class PipelineLoader:
         disable_pyannote_telemetry()
         install_speechbrain_compat()
         what = f"{repo}@{revision}"
+        # pyannote prints its own multi-line advice on Hub failures; our error says it
+        # (naming the repo that refused), so its text goes to the debug log instead.
+        printed = io.StringIO()
         with hf_session(hub, offline=offline):
             reset_pipeline_defaults()
             try:
-                with hub_errors(f"{what} (and the models its config names)", hub, repo=repo):
+                with (
+                    hub_errors(f"{what} (and the models its config names)", hub, repo=repo),
+                    redirect_stdout(printed),
+                ):
                     pipeline: Pipeline | None = Pipeline.from_pretrained(
                         repo, revision=revision, token=hub.token or False, cache_dir=cache_dir
                     )
@@ -205,6 +213,9 @@ class PipelineLoader:
                 if offline:
                     raise _offline_failure(what, exc) from exc
                 raise
+            finally:
+                if printed.getvalue().strip():
+                    logger.debug("pyannote.printed text=%r", " ".join(printed.getvalue().split()))
         return pipeline
 
     def _diagnose(
@@ -224,7 +235,8 @@ class PipelineLoader:
             f"pyannote.audio could not load pipeline {repo}@{revision} from Hugging Face.",
             details=[f"models named by its config: {', '.join(named) or '(none)'}"],
             hints=[
-                "pyannote printed the reason above; gated repos (including "
+                "pyannote's own message is in the log at LOG_LEVEL=DEBUG (pyannote.printed); "
+                "gated repos (including "
                 "pyannote/speaker-diarization-community-1, where pyannote 4 takes its default "
                 "PLDA) need their conditions accepted and HF_TOKEN set",
             ],
