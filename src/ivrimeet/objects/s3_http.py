@@ -4,7 +4,7 @@ The upload, streamed-read and HEAD paths of ``S3Store`` use this instead of
 boto3: no ``import boto3``, no client (~35 MiB of an idle API server, 0.3 s of
 start-up), and bodies go from the caller's buffer to the socket without the
 copies botocore and urllib3 make. Requests are signed with SigV4
-(``botocore.auth``) with ``UNSIGNED-PAYLOAD``: upload bodies carry a CRC32
+(``sigv4``, standard library only) with ``UNSIGNED-PAYLOAD``: upload bodies carry a CRC32
 checksum header that S3 verifies instead (0.26 against 0.6 CPU-s/GiB for a
 SHA-256 payload hash, ``README.md``, Performance).
 
@@ -34,16 +34,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, NoCredentialsError
 
 from ivrimeet.errors import IvrimeetError
 from ivrimeet.objects import s3_errors
 from ivrimeet.objects.s3_client import S3Connection
+from ivrimeet.objects.sigv4 import (
+    SigningKeys,
+    chain_keys,
+    explicit_keys,
+    presign_url,
+    sign_headers,
+)
 
 if TYPE_CHECKING:
-    from botocore.credentials import Credentials, ReadOnlyCredentials
+    from botocore.credentials import Credentials
 
 __all__ = [
     "RETRY_STATUS",
@@ -87,13 +92,6 @@ class Answer:
     def header(self, name: str) -> str | None:
         lower = name.lower()
         return next((v for k, v in self.headers.items() if k.lower() == lower), None)
-
-
-class _UnsignedPayloadAuth(S3SigV4Auth):
-    """SigV4 with ``X-Amz-Content-SHA256: UNSIGNED-PAYLOAD`` (bodies carry CRC32 instead)."""
-
-    def _should_sha256_sign_payload(self, request: AWSRequest) -> bool:
-        return False
 
 
 class Retryable(Exception):  # a signal between this module and its callers in objects/
@@ -144,7 +142,10 @@ class S3Http:
         netloc = f"{host}:{port}" if port else host
         return Target(scheme, host, port, path, f"{scheme}://{netloc}{path}")
 
-    def _frozen_credentials(self, operation: str, key: str | None) -> ReadOnlyCredentials:
+    def _signing_keys(self, operation: str, key: str | None) -> SigningKeys:
+        explicit = explicit_keys(self.connection)
+        if explicit is not None:
+            return explicit
         try:
             with self._lock:
                 if self._credentials is None:
@@ -153,8 +154,10 @@ class S3Http:
                         raise NoCredentialsError()
                     self._credentials = found
                 credentials = self._credentials
-            # Refreshable credentials (roles, SSO) renew themselves here.
-            return credentials.get_frozen_credentials()
+            keys = chain_keys(credentials)
+            if keys is None:
+                raise NoCredentialsError()
+            return keys
         except BotoCoreError as exc:
             raise s3_errors.translate_boto_error(
                 exc,
@@ -171,20 +174,14 @@ class S3Http:
     def sign(
         self, method: str, target: Target, headers: Mapping[str, str], operation: str, key: str
     ) -> dict[str, str]:
-        """``headers`` plus the SigV4 ones for this request."""
-        request = AWSRequest(method=method, url=target.url, headers=dict(headers))
-        _UnsignedPayloadAuth(self._frozen_credentials(operation, key), "s3", self._region).add_auth(
-            request
-        )
-        return dict(request.headers.items())
+        """``headers`` plus the SigV4 ones for this request (payload unsigned: CRC32 instead)."""
+        keys = self._signing_keys(operation, key)
+        return sign_headers(method, target.url, headers, keys, self._region)
 
     def presign_get(self, key: str, expires_seconds: int) -> str:
         """A presigned GET URL for ``key`` (query-string SigV4), made without a client."""
-        request = AWSRequest(method="GET", url=self.target(key).url)
-        S3SigV4QueryAuth(
-            self._frozen_credentials("GetObject", key), "s3", self._region, expires=expires_seconds
-        ).add_auth(request)
-        return str(request.url)
+        keys = self._signing_keys("GetObject", key)
+        return presign_url("GET", self.target(key).url, keys, self._region, expires_seconds)
 
     # --- connections ----------------------------------------------------------------
 
