@@ -15,36 +15,41 @@ Lookup order, bucket layout and guarantees: ``store.py``, ``layout.py``,
 ``manifest.py``; the operator's view: README.md, Models.
 """
 
-from ivrimeet.models.api import (
-    PullResult,
-    load_diarization_pipeline,
-    load_speaker_encoder,
-    loader_for,
-    materialize,
-    pull,
-)
-from ivrimeet.models.export import ExportResult, export_model
-from ivrimeet.models.hub import HubAccess
-from ivrimeet.models.inventory import (
-    GcReport,
-    StoredModel,
-    VerifyReport,
-    collect_garbage,
-    list_models,
-    remove_model,
-    verify_models,
-)
-from ivrimeet.models.loaders import (
-    EncoderLoader,
-    Loader,
-    Materialized,
-    PipelineLoader,
-    SnapshotLoader,
-)
-from ivrimeet.models.manifest import Manifest, ManifestFile, ManifestRef, ModelKind
-from ivrimeet.models.progress import NO_EVENTS, TransferEvents
-from ivrimeet.models.store import Loaded, LoadReport, ModelStore
-from ivrimeet.models.tempcache import sweep_stale
+from typing import TYPE_CHECKING
+
+from ivrimeet.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ivrimeet.models.api import (
+        PullResult,
+        load_diarization_pipeline,
+        load_speaker_encoder,
+        loader_for,
+        materialize,
+        pull,
+    )
+    from ivrimeet.models.export import ExportResult, export_model
+    from ivrimeet.models.hub import HubAccess
+    from ivrimeet.models.inventory import (
+        GcReport,
+        StoredModel,
+        VerifyReport,
+        collect_garbage,
+        list_models,
+        remove_model,
+        verify_models,
+    )
+    from ivrimeet.models.loaders import (
+        EncoderLoader,
+        Loader,
+        Materialized,
+        PipelineLoader,
+        SnapshotLoader,
+    )
+    from ivrimeet.models.manifest import Manifest, ManifestFile, ManifestRef, ModelKind
+    from ivrimeet.models.progress import NO_EVENTS, TransferEvents
+    from ivrimeet.models.store import Loaded, LoadReport, ModelStore
+    from ivrimeet.models.tempcache import sweep_stale
 
 __all__ = [
     "NO_EVENTS",
@@ -79,3 +84,39 @@ __all__ = [
     "sweep_stale",
     "verify_models",
 ]
+
+_LAZY = {
+    "PullResult": "ivrimeet.models.api",
+    "load_diarization_pipeline": "ivrimeet.models.api",
+    "load_speaker_encoder": "ivrimeet.models.api",
+    "loader_for": "ivrimeet.models.api",
+    "materialize": "ivrimeet.models.api",
+    "pull": "ivrimeet.models.api",
+    "ExportResult": "ivrimeet.models.export",
+    "export_model": "ivrimeet.models.export",
+    "HubAccess": "ivrimeet.models.hub",
+    "GcReport": "ivrimeet.models.inventory",
+    "StoredModel": "ivrimeet.models.inventory",
+    "VerifyReport": "ivrimeet.models.inventory",
+    "collect_garbage": "ivrimeet.models.inventory",
+    "list_models": "ivrimeet.models.inventory",
+    "remove_model": "ivrimeet.models.inventory",
+    "verify_models": "ivrimeet.models.inventory",
+    "EncoderLoader": "ivrimeet.models.loaders",
+    "Loader": "ivrimeet.models.loaders",
+    "Materialized": "ivrimeet.models.loaders",
+    "PipelineLoader": "ivrimeet.models.loaders",
+    "SnapshotLoader": "ivrimeet.models.loaders",
+    "Manifest": "ivrimeet.models.manifest",
+    "ManifestFile": "ivrimeet.models.manifest",
+    "ManifestRef": "ivrimeet.models.manifest",
+    "ModelKind": "ivrimeet.models.manifest",
+    "NO_EVENTS": "ivrimeet.models.progress",
+    "TransferEvents": "ivrimeet.models.progress",
+    "Loaded": "ivrimeet.models.store",
+    "LoadReport": "ivrimeet.models.store",
+    "ModelStore": "ivrimeet.models.store",
+    "sweep_stale": "ivrimeet.models.tempcache",
+}
+
+__getattr__ = lazy_attributes(globals(), _LAZY)

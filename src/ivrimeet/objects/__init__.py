@@ -6,8 +6,9 @@ first use of one of its names, so a process imports only what it touches:
 for ``bucket_setup``/``checks`` (botocore's client machinery, ``botocore.config``).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ivrimeet.lazy import lazy_attributes
 from ivrimeet.objects.store import (
     MAX_KEY_BYTES,
     Digest,
@@ -83,10 +84,4 @@ _LAZY = {
     "describe_credentials": "ivrimeet.objects.s3_client",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ivrimeet.objects' has no attribute {name!r}")
+__getattr__ = lazy_attributes(globals(), _LAZY)

@@ -6,8 +6,9 @@ stack (numpy, media, models): an API replica that never runs a job saves
 about 15 MiB of memory that way.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ivrimeet.lazy import lazy_attributes
 from ivrimeet.worker.claims import DEFAULT_CLAIM_TTL_SECONDS, ClaimHeartbeat, LostJobSweeper
 from ivrimeet.worker.queue import RETRIES, JobHandler, JobQueue
 from ivrimeet.worker.services import Services, build_services
@@ -44,10 +45,4 @@ _LAZY = {
     "run_worker": "ivrimeet.worker.run",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ivrimeet.worker' has no attribute {name!r}")
+__getattr__ = lazy_attributes(globals(), _LAZY)
