@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import blake3
 import pytest
 
 from ivrimeet.errors import InvalidInputError, InvalidRepoIdError
@@ -41,6 +42,8 @@ def _replace_file(objects: LocalStore, repo: str, commit: str, path: str, body: 
     for entry in manifest["files"]:
         if entry["path"] == path:
             entry["sha256"], entry["size"] = digest, len(body)
+            if "blake3" in entry:  # an attacker who rewrites the manifest rewrites this too
+                entry["blake3"] = blake3.blake3(body).hexdigest()
     objects.put(LAYOUT.blob(digest), body)
     objects.put(key, json.dumps(manifest).encode())
 
