@@ -16,17 +16,19 @@ Steps::
        readinto a reused 1 MiB buffer, os.pwrite at offset a
     4. check every byte arrived, rename the temp file onto the target
 
-With a ``digest`` (e.g. ``hashlib.sha256()``), a hasher thread feeds it the
+With a ``digest`` (``blake3.blake3()``, or ``hashlib.sha256()`` for old
+manifests), a hasher thread feeds it the
 object's bytes in order while the parts are still arriving: it follows the
 contiguous prefix that has been written (every part is received in order, so
 the prefix grows as the lowest unfinished part fills), reading it back from
 the page cache with ``pread`` into one reused 1 MiB buffer. The hash then
 costs no second pass over the file after the download (a 400 MiB blob:
-0.35-0.7 s saved), and its CPU (SHA-256 with SHA-NI: ~1.6 GiB/s here)
+0.35-0.7 s saved), and its CPU (BLAKE3 ~6 GiB/s, SHA-256 ~1.6 GiB/s here)
 runs beside the receiving threads; hashlib releases the GIL on large updates.
 
-Each request is signed with SigV4 (``sigv4``, standard library only) using
-credentials frozen once per download. A part that fails (connection reset,
+Addressing, keys and fresh connections come from ``S3Http`` (the same as every
+other request); each request is signed with SigV4 (``sigv4``, standard library
+only) using keys taken once per download. A part that fails (connection reset,
 timeout, 5xx, SlowDown) is retried with backoff (up to ``max_attempts`` tries) on a fresh
 connection; then the download fails with a translated error and the temp file
 is removed. ``206`` answers are expected, ``200`` with a ``Content-Range`` too
@@ -44,24 +46,16 @@ import mmap
 import os
 import random
 import re
-import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
-
-from botocore.exceptions import BotoCoreError, NoCredentialsError
 
 from ivrimeet.errors import DiskFullError, IntegrityError, IvrimeetError, StorageUnavailableError
 from ivrimeet.objects import s3_errors
-from ivrimeet.objects.s3_client import S3Connection
+from ivrimeet.objects.s3_http import RETRY_STATUS, TRANSIENT, S3Http
 from ivrimeet.objects.sigv4 import (
     EMPTY_SHA256,
-    SigningKeys,
-    chain_keys,
-    explicit_keys,
     sign_headers,
 )
 from ivrimeet.objects.store import Digest
@@ -72,11 +66,9 @@ logger = logging.getLogger(__name__)
 
 _BUFFER = 1024 * 1024
 _BACKOFF_SECONDS = 0.2
-_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _EMPTY_RANGE = re.compile(r"bytes\s+\*/(\d+)")
 _ACTUAL_SIZE = re.compile(rb"<ActualObjectSize>(\d+)</ActualObjectSize>")
-_TRANSIENT = (OSError, http.client.HTTPException)
 
 ProgressCallback = Callable[[int], None]
 
@@ -87,17 +79,6 @@ class _Retry(Exception):  # internal signal, never escapes this module
     def __init__(self, error: IvrimeetError) -> None:
         super().__init__(error.summary)
         self.error = error
-
-
-@dataclass(frozen=True)
-class _Target:
-    """Where requests go: connection class, host, port and the object's path."""
-
-    scheme: str
-    host: str
-    port: int | None
-    path: str
-    url: str
 
 
 class _Stop(Exception):  # internal signal: another thread failed first
@@ -111,69 +92,11 @@ class RangedDownloader:
     at the end of each download.
     """
 
-    def __init__(
-        self,
-        connection: S3Connection,
-        *,
-        part_size: int,
-        concurrency: int,
-    ) -> None:
-        self.connection = connection
+    def __init__(self, http: S3Http, *, part_size: int, concurrency: int) -> None:
+        self.http = http
+        self.connection = http.connection
         self.part_size = part_size
         self.concurrency = concurrency
-        self._ssl: ssl.SSLContext | None = None
-
-    # --- addressing and signing -------------------------------------------------
-
-    def _target(self, key: str) -> _Target:
-        bucket = self.connection.bucket
-        quoted = quote(key, safe="/~")
-        if self.connection.endpoint_url:
-            base = urlsplit(self.connection.endpoint_url)
-            prefix = base.path.rstrip("/")
-            path = f"{prefix}/{bucket}/{quoted}"
-            scheme, host, port = base.scheme or "http", base.hostname or "", base.port
-        else:
-            region = self.connection.region or "us-east-1"
-            scheme, port = "https", None
-            if "." in bucket:
-                # A dotted bucket breaks the TLS wildcard certificate: use path-style.
-                host, path = f"s3.{region}.amazonaws.com", f"/{bucket}/{quoted}"
-            else:
-                host, path = f"{bucket}.s3.{region}.amazonaws.com", f"/{quoted}"
-        netloc = f"{host}:{port}" if port else host
-        return _Target(scheme, host, port, path, f"{scheme}://{netloc}{path}")
-
-    def _signing_keys(self, key: str) -> SigningKeys:
-        explicit = explicit_keys(self.connection)
-        if explicit is not None:
-            return explicit
-        try:
-            found = self.connection.credentials()
-            keys = chain_keys(found) if found is not None else None
-            if keys is None:
-                raise NoCredentialsError()
-            return keys
-        except BotoCoreError as exc:
-            raise s3_errors.translate_boto_error(
-                exc,
-                operation="GetObject",
-                bucket=self.connection.bucket,
-                key=key,
-                connection=self.connection,
-            ) from exc
-
-    def _connect(self, target: _Target) -> http.client.HTTPConnection:
-        timeout = self.connection.read_timeout
-        if target.scheme == "https":
-            if self._ssl is None:
-                from botocore.httpsession import where
-
-                self._ssl = ssl.create_default_context(cafile=where())
-            return http.client.HTTPSConnection(
-                target.host, target.port, timeout=timeout, context=self._ssl
-            )
-        return http.client.HTTPConnection(target.host, target.port, timeout=timeout)
 
     # --- the download -------------------------------------------------------------
 
@@ -208,8 +131,8 @@ class _Download:
         self.key = key
         self.path = path
         self.progress = progress
-        self.target = owner._target(key)
-        self.keys = owner._signing_keys(key)
+        self.target = owner.http.target(key)
+        self.keys = owner.http.signing_keys("GetObject", key)
         self.region = owner.connection.region or "us-east-1"
         self.tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.incomplete")
         self.fd = -1
@@ -297,7 +220,7 @@ class _Download:
         return self.size
 
     def _run(self) -> None:
-        conn = self.owner._connect(self.target)
+        conn = self.owner.http.new_connection(self.target)
         try:
             first_last = self._first_part(conn)
             if first_last is None:
@@ -336,7 +259,7 @@ class _Download:
         last = self.owner.part_size - 1
         try:
             response = self._request(conn, 0, last)
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             raise _Retry(self._unavailable(exc)) from exc
         status = response.status
         content_range = response.getheader("Content-Range")
@@ -350,7 +273,7 @@ class _Download:
                 raise self._error_for(response, body)
             self._open_file(0)
             return last
-        if status in _RETRY_STATUS:
+        if status in RETRY_STATUS:
             raise _Retry(self._error_for(response))
         if status not in (200, 206):
             raise self._error_for(response)
@@ -381,7 +304,7 @@ class _Download:
             conn.request("HEAD", self.target.path, headers=self._signed("HEAD", {}))
             response = conn.getresponse()
             response.read()
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             raise _Retry(self._unavailable(exc)) from exc
         length = response.getheader("Content-Length")
         return int(length) if response.status == 200 and length is not None else None
@@ -435,7 +358,7 @@ class _Download:
                 while filled < want:
                     try:
                         got = response.readinto(view[filled:want])
-                    except _TRANSIENT as exc:
+                    except TRANSIENT as exc:
                         raise _Retry(self._unavailable(exc)) from exc
                     if not got:
                         raise _Retry(
@@ -529,7 +452,7 @@ class _Download:
 
     def _worker(self, conn: http.client.HTTPConnection | None) -> None:
         own = conn is None
-        connection = conn or self.owner._connect(self.target)
+        connection = conn or self.owner.http.new_connection(self.target)
         try:
             while (part := self._next_part()) is not None:
                 connection = self._fetch(connection, *part)
@@ -562,9 +485,9 @@ class _Download:
     def _try_fetch(self, conn: http.client.HTTPConnection, first: int, last: int) -> None:
         try:
             response = self._request(conn, first, last)
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             raise _Retry(self._unavailable(exc)) from exc
-        if response.status in _RETRY_STATUS:
+        if response.status in RETRY_STATUS:
             raise _Retry(self._error_for(response))
         if response.status == 412:
             response.read()

@@ -125,7 +125,7 @@ class S3Store:
         self._boto3_client: S3Client | None = None
         self._http = S3Http(connection)
         self._downloader = RangedDownloader(
-            connection, part_size=part_size, concurrency=concurrency
+            self._http, part_size=part_size, concurrency=concurrency
         )
         self._create_only: bool | None = None
         self._lock = threading.Lock()

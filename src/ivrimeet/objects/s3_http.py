@@ -142,7 +142,8 @@ class S3Http:
         netloc = f"{host}:{port}" if port else host
         return Target(scheme, host, port, path, f"{scheme}://{netloc}{path}")
 
-    def _signing_keys(self, operation: str, key: str | None) -> SigningKeys:
+    def signing_keys(self, operation: str, key: str | None) -> SigningKeys:
+        """The keys to sign with: explicit ones, else the AWS chain's (fetched once)."""
         explicit = explicit_keys(self.connection)
         if explicit is not None:
             return explicit
@@ -175,12 +176,12 @@ class S3Http:
         self, method: str, target: Target, headers: Mapping[str, str], operation: str, key: str
     ) -> dict[str, str]:
         """``headers`` plus the SigV4 ones for this request (payload unsigned: CRC32 instead)."""
-        keys = self._signing_keys(operation, key)
+        keys = self.signing_keys(operation, key)
         return sign_headers(method, target.url, headers, keys, self._region)
 
     def presign_get(self, key: str, expires_seconds: int) -> str:
         """A presigned GET URL for ``key`` (query-string SigV4), made without a client."""
-        keys = self._signing_keys("GetObject", key)
+        keys = self.signing_keys("GetObject", key)
         return presign_url("GET", self.target(key).url, keys, self._region, expires_seconds)
 
     # --- connections ----------------------------------------------------------------
@@ -200,6 +201,10 @@ class S3Http:
             if conn.sock is not None and not _closed_by_peer(conn.sock):
                 return conn
             conn.close()
+        return self.new_connection(target)
+
+    def new_connection(self, target: Target) -> http.client.HTTPConnection:
+        """A fresh connection to ``target``'s host, outside the pool."""
         timeout = self.connection.read_timeout
         if target.scheme == "https":
             if self._ssl is None:
