@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from ivrimeet import db
 from ivrimeet.db.migrate import _config
+from tests.servers.databases import new_queued_meeting
 
 DANA = (1.0, 0.0)
 OTHER = (0.0, 1.0)
@@ -39,15 +40,7 @@ def database(url: str) -> Iterator[db.Database]:
 
 
 def _processed(database: db.Database, suggested: int | None = None) -> db.MeetingRecord:
-    meeting_id = uuid.uuid4().hex
-    db.create_meeting(
-        database,
-        meeting_id=meeting_id,
-        title=None,
-        audio_key=f"audio/{meeting_id}/original.wav",
-        audio_bytes=1,
-        content_type="audio/wav",
-    )
+    meeting_id = new_queued_meeting(database)
     claim = db.claim_for_processing(database, meeting_id, worker="test")
     assert claim is not None
     assert db.record_results(
