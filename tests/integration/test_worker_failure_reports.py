@@ -8,7 +8,6 @@ the queue.
 from __future__ import annotations
 
 import logging
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,23 +17,13 @@ from ivrimeet.objects import LocalStore
 from ivrimeet.worker import RETRIES, JobContext, JobQueue, run_job
 from ivrimeet.worker.run import ModelWarmup
 from tests.integration.conftest import HolderFactory
+from tests.servers.databases import new_queued_meeting
 from tests.servers.hub import StandInHub
 from tests.waiting import wait_until
 
 
 def _queued(database: db.Database, store: LocalStore) -> str:
-    meeting_id = uuid.uuid4().hex
-    key = f"audio/{meeting_id}/original.wav"
-    info = store.put(key, b"RIFF" + b"\0" * 64)
-    db.create_meeting(
-        database,
-        meeting_id=meeting_id,
-        title=None,
-        audio_key=key,
-        audio_bytes=info.size,
-        content_type="audio/wav",
-    )
-    return meeting_id
+    return new_queued_meeting(database, store, b"RIFF" + b"\0" * 64)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ store. Structure is asserted, not diarization quality.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from ivrimeet.worker import (
 )
 from tests.audio import TwoVoiceRecording, ffprobe_audio, write_lying_wav
 from tests.integration.conftest import HolderFactory
+from tests.servers.databases import new_queued_meeting
 from tests.servers.hub import StandInHub
 
 pytestmark = pytest.mark.slow
@@ -47,19 +47,7 @@ def _context(database: db.Database, store: LocalStore, holder: ModelHolder) -> J
 
 
 def _queued(database: db.Database, store: ObjectStore, recording: Path) -> str:
-    meeting_id = uuid.uuid4().hex
-    key = f"audio/{meeting_id}/original.wav"
-    with recording.open("rb") as body:
-        info = store.put(key, body)
-    db.create_meeting(
-        database,
-        meeting_id=meeting_id,
-        title=None,
-        audio_key=key,
-        audio_bytes=info.size,
-        content_type="audio/wav",
-    )
-    return meeting_id
+    return new_queued_meeting(database, store, recording)
 
 
 def _keys(store: LocalStore, meeting_id: str) -> list[str]:

@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from ivrimeet import db
+from ivrimeet.objects.store import ObjectStore
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -71,15 +72,29 @@ def database(tmp_path: Path) -> Iterator[db.Database]:
     database.dispose()
 
 
-def new_queued_meeting(database: db.Database) -> str:
-    """A ``queued`` meeting whose recording key is never read; returns its id."""
+def new_queued_meeting(
+    database: db.Database, store: ObjectStore | None = None, recording: bytes | Path = b""
+) -> str:
+    """A ``queued`` meeting; returns its id.
+
+    With a ``store``, ``recording`` (bytes, or a file to read) is stored at the
+    meeting's audio key first; without one the key is never read.
+    """
     meeting_id = uuid.uuid4().hex
+    key = f"audio/{meeting_id}/original.wav"
+    size = 1
+    if store is not None:
+        if isinstance(recording, Path):
+            with recording.open("rb") as body:
+                size = store.put(key, body).size
+        else:
+            size = store.put(key, recording).size
     db.create_meeting(
         database,
         meeting_id=meeting_id,
         title=None,
-        audio_key=f"audio/{meeting_id}/original.wav",
-        audio_bytes=1,
+        audio_key=key,
+        audio_bytes=size,
         content_type="audio/wav",
     )
     return meeting_id
