@@ -52,8 +52,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ivrimeet.errors import DiskFullError, IntegrityError, IvrimeetError, StorageUnavailableError
-from ivrimeet.objects import s3_errors
-from ivrimeet.objects.s3_http import RETRY_STATUS, TRANSIENT, S3Http
+from ivrimeet.objects.s3_http import RETRY_STATUS, TRANSIENT, Answer, S3Http
 from ivrimeet.objects.sigv4 import (
     EMPTY_SHA256,
     sign_headers,
@@ -179,24 +178,11 @@ class _Download:
     ) -> IvrimeetError:
         if body is None:
             body = response.read(64 * 1024)
-        return s3_errors.translate_http_error(
-            response.status,
-            dict(response.getheaders()),
-            body,
-            operation="GetObject",
-            bucket=self.owner.connection.bucket,
-            key=self.key,
-            connection=self.owner.connection,
-        )
+        answer = Answer(response.status, dict(response.getheaders()), body)
+        return self.owner.http.http_error(answer, "GetObject", self.key)
 
     def _unavailable(self, exc: BaseException) -> IvrimeetError:
-        return s3_errors.translate_connection_error(
-            exc,
-            operation="GetObject",
-            url=self.target.url,
-            bucket=self.owner.connection.bucket,
-            key=self.key,
-        )
+        return self.owner.http.connection_error(exc, self.target, "GetObject", self.key)
 
     # --- running ----------------------------------------------------------------
 
