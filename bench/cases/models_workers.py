@@ -18,7 +18,6 @@ Importing this module does nothing (``bench.cases`` imports every module).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +102,8 @@ def boto3_pool(prefix: str, directory: str) -> None:
 
 def s5cmd_pipeline(prefix: str, repo: str, directory: str) -> None:
     """The hand-made baseline: copy a ready HF cache with s5cmd, then load offline."""
+    import subprocess
+
     s5cmd = _env("BENCH_S5CMD")
     url = f"s3://{_env('BENCH_BUCKET')}/{prefix}*"
     subprocess.run(

@@ -38,6 +38,14 @@ from tests.waiting import wait_until
 
 MiB = 1024 * 1024
 SMALL_FILE = "extra/b.bin"
+IN_MEMORY_FILE = "tokenizer/vocab.txt"  # 300 KiB: under SMALL_BLOB_BYTES, read into memory
+# (blob, where the connection is cut): the 10 MiB and 3 MiB blobs take parallel ranged
+# GETs, the 300 KiB one a single GET on a pooled connection.
+CUT_BLOBS = [(BIG_FILE, MiB), (SMALL_FILE, MiB), (IN_MEMORY_FILE, 100 * 1024)]
+CUT_IDS = ["10mib-ranged", "3mib-ranged", "300kib-in-memory"]
+# A streamed read resumes from the byte it reached for as long as each try makes
+# progress; cut before the first byte, the in-memory read has nothing to resume.
+CUT_EVERY_TRY = [(BIG_FILE, MiB), (SMALL_FILE, MiB), (IN_MEMORY_FILE, 0)]
 
 
 def _objects(proxied: ProxiedBucket, **overrides: object) -> S3Store:
@@ -63,12 +71,17 @@ def _blob_get(proxied: ProxiedBucket, repo: FaultRepo, path: str) -> str:
     return f"GET /{proxied.bucket}/{LAYOUT.blob(repo.sha256(path))}"
 
 
-@pytest.mark.parametrize("path", [BIG_FILE, SMALL_FILE], ids=["ranged-blob", "streamed-blob"])
+@pytest.mark.parametrize(("path", "cut_after"), CUT_BLOBS, ids=CUT_IDS)
 def test_connection_cut_mid_blob_is_retried_and_loads_the_exact_bytes(
-    proxied_moto: ProxiedBucket, hub: StandInHub, repo: FaultRepo, tmp_dir: Path, path: str
+    proxied_moto: ProxiedBucket,
+    hub: StandInHub,
+    repo: FaultRepo,
+    tmp_dir: Path,
+    path: str,
+    cut_after: int,
 ) -> None:
     _fill(proxied_moto, hub, repo, tmp_dir)
-    proxied_moto.proxy.cut(MiB, request=_blob_get(proxied_moto, repo, path), times=1)
+    proxied_moto.proxy.cut(cut_after, request=_blob_get(proxied_moto, repo, path), times=1)
     store = make_model_store(_objects(proxied_moto), hub.endpoint, tmp_dir)
 
     _load(store, repo)
@@ -78,12 +91,17 @@ def test_connection_cut_mid_blob_is_retried_and_loads_the_exact_bytes(
     assert files_left(tmp_dir) == []
 
 
-@pytest.mark.parametrize("path", [BIG_FILE, SMALL_FILE], ids=["ranged-blob", "streamed-blob"])
+@pytest.mark.parametrize(("path", "cut_after"), CUT_EVERY_TRY, ids=CUT_IDS)
 def test_blob_cut_on_every_attempt_with_hub_down_is_one_clear_error(
-    proxied_moto: ProxiedBucket, hub: StandInHub, repo: FaultRepo, tmp_dir: Path, path: str
+    proxied_moto: ProxiedBucket,
+    hub: StandInHub,
+    repo: FaultRepo,
+    tmp_dir: Path,
+    path: str,
+    cut_after: int,
 ) -> None:
     _fill(proxied_moto, hub, repo, tmp_dir)
-    proxied_moto.proxy.cut(MiB, request=_blob_get(proxied_moto, repo, path), times=None)
+    proxied_moto.proxy.cut(cut_after, request=_blob_get(proxied_moto, repo, path), times=None)
     hub.outage = True
     store = make_model_store(_objects(proxied_moto, max_attempts=2), hub.endpoint, tmp_dir)
 
@@ -120,7 +138,7 @@ def test_bucket_failing_mid_restore_falls_back_to_hugging_face_with_a_warning(
     assert files_left(tmp_dir) == []
 
 
-@pytest.mark.parametrize("path", [BIG_FILE, SMALL_FILE, "config.json"])
+@pytest.mark.parametrize("path", [BIG_FILE, SMALL_FILE, IN_MEMORY_FILE, "config.json"])
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 def test_a_flipped_byte_in_any_blob_is_detected_every_time(
     proxied_moto: ProxiedBucket,
@@ -144,6 +162,36 @@ def test_a_flipped_byte_in_any_blob_is_detected_every_time(
         _load(store, repo)
 
     assert caught.value.summary.startswith(f"Blob s3://{proxied_moto.bucket}/{key} of ")
+    assert files_left(tmp_dir) == []
+
+
+@pytest.mark.parametrize("change", ["grown", "shrunk"])
+@pytest.mark.parametrize("path", [IN_MEMORY_FILE, SMALL_FILE])
+def test_a_blob_of_the_wrong_size_is_refused_without_reading_past_its_size(
+    proxied_moto: ProxiedBucket,
+    hub: StandInHub,
+    repo: FaultRepo,
+    tmp_dir: Path,
+    path: str,
+    change: str,
+) -> None:
+    _fill(proxied_moto, hub, repo, tmp_dir)
+    key = LAYOUT.blob(repo.sha256(path))
+    body = repo.files[path]
+    # Grown by 4 MiB: the in-memory path reads at most size + 1 bytes of it.
+    body = body + b"x" * (4 * MiB) if change == "grown" else body[:-1]
+    proxied_moto.admin().put_object(Bucket=proxied_moto.bucket, Key=key, Body=body)
+    ledger.fault("corrupt blob")
+    hub.outage = True
+    store = make_model_store(_objects(proxied_moto), hub.endpoint, tmp_dir)
+
+    with pytest.raises(IntegrityError) as caught:
+        _load(store, repo)
+
+    size = len(repo.files[path])
+    assert caught.value.summary.startswith(f"Blob s3://{proxied_moto.bucket}/{key} of ")
+    if path == IN_MEMORY_FILE and change == "grown":
+        assert f"is {size + 1} bytes" in caught.value.render()
     assert files_left(tmp_dir) == []
 
 

@@ -7,8 +7,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import yaml
-
 from ivrimeet.errors import ConflictError, IvrimeetError
 from ivrimeet.models.hub import download_file, repo_files
 from ivrimeet.models.loaders import (
@@ -94,6 +92,8 @@ def detect_kind(store: ModelStore, repo: str, revision: str) -> ModelKind:
     top-level ``pipeline`` key → ``pipeline`` (pyannote); anything else →
     ``snapshot``. The same repo always gets the same kind, whatever is configured.
     """
+    import yaml  # only here: a restore never parses YAML it has no file for
+
     files = set(repo_files(store.hub, repo, revision))
     if "hyperparams.yaml" in files:
         return "encoder"

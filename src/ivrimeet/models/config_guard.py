@@ -20,12 +20,16 @@ fill.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from ivrimeet.errors import InvalidInputError, InvalidRepoIdError
 from ivrimeet.models.repo_ids import validate_repo_id
+
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported by the functions that parse (~12 ms): a restore whose cache
+# holds no config.yaml or hyperparams.yaml never pays for it.
 
 __all__ = [
     "ALLOWED_PIPELINES",
@@ -86,6 +90,8 @@ def _refuse(source: str, problem: str) -> InvalidInputError:
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
+    import yaml
+
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -98,6 +104,8 @@ def _is_local_path_or_url(value: str) -> bool:
 
 def check_pipeline_config(text: str, *, source: str = "config.yaml") -> dict[str, Any]:
     """Parse a pyannote pipeline config; raise unless it only names allowed classes and repos."""
+    import yaml
+
     if _compose(text, source) is None:
         raise _refuse(source, "it is empty")
     try:
@@ -158,6 +166,8 @@ def model_repos_in_pipeline_config(config: dict[str, Any]) -> list[str]:
 
 def check_hyperparams(text: str, *, source: str = "hyperparams.yaml") -> None:
     """Raise unless a HyperPyYAML file only instantiates allowed SpeechBrain / torch.nn targets."""
+    import yaml
+
     root = _compose(text, source)
     if root is None:
         raise _refuse(source, "it is empty")
@@ -173,6 +183,8 @@ def check_hyperparams(text: str, *, source: str = "hyperparams.yaml") -> None:
 
 
 def _check_node(node: yaml.Node, source: str) -> None:
+    import yaml
+
     tag = node.tag or ""
     if tag.startswith("!"):
         if tag.startswith(_CODE_TAGS):
@@ -220,6 +232,8 @@ def guard_cache(cache_dir: Path) -> int:
 
 
 def _names_pipeline(text: str, source: str) -> bool:
+    import yaml
+
     node = _compose(text, source)
     if not isinstance(node, yaml.MappingNode):
         return False

@@ -77,7 +77,7 @@ def export_model(
     staging = directory / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         staging.mkdir()
-        manifest = store.find_manifest(repo, revision, scratch=staging)
+        manifest = store.find_manifest(repo, revision)
         if manifest is None:
             raise ModelNotFoundError(
                 f"{repo}@{revision} is not stored in {store.location}.",

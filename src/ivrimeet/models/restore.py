@@ -20,17 +20,23 @@ Blobs that are missing or do not match are returned in ``RestoreResult.bad``
 (the caller heals them from Hugging Face or gives up with an
 ``IntegrityError``).
 
+Blobs of at most ``SMALL_BLOB_BYTES`` (configs, tokenizers, the 25 small files
+of a typical repo) take a shorter path: one GET on a pooled keep-alive
+connection, hashed in memory, written once. A small model is mostly such
+files, and for them a fresh connection, a sized temp file and a hasher thread
+per file cost more than the bytes (``README.md``, Performance).
+
 Before anything is fetched, free space under the cache is checked against the
 closure's size (``DiskFullError``).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import shutil
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,7 +50,7 @@ from ivrimeet.models.layout import BucketLayout
 from ivrimeet.models.localcache import LocalBlobCache
 from ivrimeet.models.manifest import Manifest, ManifestFile
 from ivrimeet.models.progress import NO_EVENTS, TransferEvents
-from ivrimeet.objects.store import ObjectStore
+from ivrimeet.objects.store import Digest, ObjectStore
 
 __all__ = [
     "DISK_MARGIN_BYTES",
@@ -53,7 +59,6 @@ __all__ = [
     "blob_path",
     "check_free_space",
     "link_snapshot",
-    "read_small_object",
     "restore_closure",
     "write_refs",
 ]
@@ -62,6 +67,8 @@ logger = logging.getLogger(__name__)
 
 DISK_MARGIN_BYTES = 64 * 1024 * 1024
 """Free space kept beyond the closure's size, for the loader's own small files."""
+SMALL_BLOB_BYTES = 1024 * 1024
+"""Blobs up to this size are fetched into memory on a pooled connection (8 threads: <= 8 MiB)."""
 BLOB_ATTEMPTS = 3
 """Tries per blob when the connection breaks mid-transfer."""
 _RETRY_SECONDS = 0.2
@@ -154,15 +161,16 @@ def restore_closure(
     # Largest first: the big ranged downloads start at once, small files fill the gaps.
     order = sorted(sizes, key=lambda s: sizes[s], reverse=True)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(order)))) as pool:
             results = list(pool.map(one, order))
     finally:
         events.finished()
     bad = tuple(r for r in results if r is not None)
     bad_shas = {b.sha256 for b in bad}
+    made: set[Path] = set()
     for entry in manifest.files:
         if entry.sha256 not in bad_shas:
-            link_snapshot(cache_dir, entry)
+            link_snapshot(cache_dir, entry, made)
     write_refs(cache_dir, manifest)
     fetched = sum(size for sha, size in sizes.items() if sha not in bad_shas)
     return RestoreResult(
@@ -194,10 +202,14 @@ def _fetch_verified(
             events.advanced(count)
 
         try:
-            # download_to_file for every size: on S3 it is the fast ranged path, and it
-            # needs no boto3 client (creating one costs ~0.6 s of a small model's start).
             digest = hashlib.sha256() if blake3_hex is None else blake3.blake3()
-            got_size = objects.download_to_file(key, partial, progress=progress, digest=digest).size
+            if size <= SMALL_BLOB_BYTES:
+                got_size = _fetch_small(objects, key, size, partial, digest)
+                progress(got_size)
+            else:
+                got_size = objects.download_to_file(
+                    key, partial, progress=progress, digest=digest
+                ).size
             got_hex = digest.hexdigest()
             break
         except ObjectNotFoundError:
@@ -226,28 +238,47 @@ def _fetch_verified(
     return None
 
 
-def read_small_object(objects: ObjectStore, key: str, scratch: Path) -> bytes:
-    """The bytes of a small object (a ref, a manifest), read through ``download_to_file``.
+def _fetch_small(objects: ObjectStore, key: str, size: int, partial: Path, digest: Digest) -> int:
+    """Read a small blob into memory, hash it, write it to ``partial``; returns its size.
 
-    Same reason as for blobs: ``get_bytes`` on S3 creates a boto3 client, ~0.6 s
-    that a restore otherwise never pays. ``scratch`` is a directory we own.
+    At most ``size + 1`` bytes are read, so a blob that grew in the bucket costs no
+    memory beyond that and is reported as the wrong size.
     """
-    path = scratch / f".read-{os.getpid()}-{threading.get_ident()}"
+    with objects.get(key, start=0, end=size) as handle:
+        data = handle.read()
+    digest.update(data)
     try:
-        objects.download_to_file(key, path)
-        return path.read_bytes()
-    finally:
-        path.unlink(missing_ok=True)
+        with open(partial, "wb") as out:
+            out.write(data)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"Not enough disk for {partial.parent} ({len(data)} bytes of {key}).",
+                hints=["free space on that volume or point IVRIMEET_TMP_DIR elsewhere"],
+            ) from exc
+        raise
+    return len(data)
 
 
-def link_snapshot(cache_dir: Path, entry: ManifestFile) -> None:
-    """Make ``snapshots/<commit>/<path>`` of ``entry`` a relative link to its blob."""
+def link_snapshot(cache_dir: Path, entry: ManifestFile, made: set[Path] | None = None) -> None:
+    """Make ``snapshots/<commit>/<path>`` of ``entry`` a relative link to its blob.
+
+    ``made``: folders already created by earlier calls (skips a ``mkdir`` per
+    file: system calls are slow in sandboxed containers).
+    """
     repo_dir = cache_dir / cache_folder_name(entry.repo)
     link = repo_dir / "snapshots" / entry.commit / entry.path
-    link.parent.mkdir(parents=True, exist_ok=True)
+    if made is None or link.parent not in made:
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if made is not None:
+            made.add(link.parent)
     target = os.path.relpath(repo_dir / "blobs" / entry.sha256, link.parent)
-    link.unlink(missing_ok=True)
-    link.symlink_to(target)
+    try:
+        link.symlink_to(target)
+    except FileExistsError:
+        link.unlink()
+        link.symlink_to(target)
 
 
 def write_refs(cache_dir: Path, manifest: Manifest) -> None:

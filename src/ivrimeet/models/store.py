@@ -29,7 +29,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from ivrimeet.errors import (
     AccessError,
@@ -50,7 +50,6 @@ from ivrimeet.models.config_guard import guard_cache
 from ivrimeet.models.hub import HubAccess, download_file, resolve_commit
 from ivrimeet.models.layout import BucketLayout
 from ivrimeet.models.lease import Lease, Leases
-from ivrimeet.models.loaders import Loader
 from ivrimeet.models.localcache import BLOB_CACHE_NAME, LocalBlobCache
 from ivrimeet.models.manifest import Manifest, ManifestRef, ModelKind
 from ivrimeet.models.progress import NO_EVENTS, TransferEvents
@@ -64,11 +63,13 @@ from ivrimeet.models.restore import (
     BadBlob,
     blob_path,
     link_snapshot,
-    read_small_object,
     restore_closure,
 )
 from ivrimeet.models.tempcache import temp_cache
 from ivrimeet.objects.store import ObjectStore
+
+if TYPE_CHECKING:
+    from ivrimeet.models.loaders import Loader
 
 __all__ = ["GIB", "LoadReport", "Loaded", "ModelStore", "Source", "serves"]
 
@@ -224,7 +225,7 @@ class ModelStore:
         bucket_problem: IvrimeetError | None = None
         manifest: Manifest | None = None
         try:
-            manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
+            manifest = self.find_manifest(repo, revision, commit=target)
         except (UnavailableError, AccessError) as exc:
             bucket_problem = exc
             logger.warning(
@@ -324,7 +325,7 @@ class ModelStore:
                     # Renewed while we fill, so a fill slower than the lease is not taken over.
                     with self.leases.keep_alive(lease):
                         # Someone may have finished between our lookup and the lease.
-                        manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
+                        manifest = self.find_manifest(repo, revision, commit=target)
                         if manifest is not None:
                             return self._from_bucket(loader, manifest, revision, cache, started)
                         return self._from_hub(
@@ -354,7 +355,7 @@ class ModelStore:
                 )
             self.clock.sleep(delay)
             delay = min(delay * 1.5, 5.0)
-            manifest = self.find_manifest(repo, revision, commit=target, scratch=cache)
+            manifest = self.find_manifest(repo, revision, commit=target)
             if manifest is not None:
                 return self._from_bucket(loader, manifest, revision, cache, started)
 
@@ -367,19 +368,10 @@ class ModelStore:
     # --- from the bucket ------------------------------------------------------
 
     def find_manifest(
-        self, repo: str, revision: str, *, commit: str | None = None, scratch: Path | None = None
+        self, repo: str, revision: str, *, commit: str | None = None
     ) -> Manifest | None:
-        """The stored manifest for ``repo@revision`` (or exactly ``commit``), or None.
-
-        With ``scratch`` (a directory we own), small objects are read through
-        ``download_to_file``, keeping a restore free of boto3 client creation.
-        """
-
-        def read(key: str) -> bytes:
-            if scratch is None:
-                return self.objects.get_bytes(key)
-            return read_small_object(self.objects, key, scratch)
-
+        """The stored manifest for ``repo@revision`` (or exactly ``commit``), or None."""
+        read = self.objects.get_bytes
         if commit is None and is_commit(revision):
             commit = revision
         if commit is None:

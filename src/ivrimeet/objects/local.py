@@ -22,7 +22,6 @@ import hmac
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
@@ -98,7 +97,7 @@ class LocalStore:
         return self.root.joinpath(*validate_key(key).split("/"))
 
     def _temp_path(self) -> Path:
-        return self._incomplete / f"{os.getpid()}-{uuid.uuid4().hex}"
+        return self._incomplete / f"{os.getpid()}-{os.urandom(16).hex()}"
 
     def sweep_incomplete(self, older_than_seconds: float = 0.0) -> int:
         """Remove temporary files left by crashed writers; returns how many."""

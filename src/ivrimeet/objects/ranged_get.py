@@ -47,7 +47,6 @@ import os
 import random
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -133,7 +132,7 @@ class _Download:
         self.target = owner.http.target(key)
         self.keys = owner.http.signing_keys("GetObject", key)
         self.region = owner.connection.region or "us-east-1"
-        self.tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.incomplete")
+        self.tmp = path.with_name(f".{path.name}.{os.urandom(16).hex()}.incomplete")
         self.fd = -1
         self.etag: str | None = None
         self.size = 0

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import builtins
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime
@@ -33,11 +33,9 @@ from ivrimeet.errors import (
     SizeLimitError,
 )
 from ivrimeet.objects import s3_errors
-from ivrimeet.objects.chunks import Body, OverLimit, PartReader
 from ivrimeet.objects.ranged_get import RangedDownloader
 from ivrimeet.objects.s3_client import S3Connection
 from ivrimeet.objects.s3_http import S3Http
-from ivrimeet.objects.s3_put import Uploaded, part_buffers, put_single, upload_parts
 from ivrimeet.objects.s3_read import ResumingReader
 from ivrimeet.objects.store import (
     Digest,
@@ -49,6 +47,9 @@ from ivrimeet.objects.store import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from ivrimeet.objects.chunks import Body, PartReader
+    from ivrimeet.objects.s3_put import Uploaded
 
 __all__ = ["MIN_PART_SIZE", "UPLOAD_CONCURRENCY", "UPLOAD_PART_SIZE", "S3Store"]
 
@@ -156,6 +157,8 @@ class S3Store:
         return s3_errors.translated(operation, self.connection, key=key)
 
     # --- writing --------------------------------------------------------------
+    # The upload modules are imported by the methods that upload: a process that
+    # only restores models never loads them (start-up time, ``README.md``).
 
     def put(
         self,
@@ -174,6 +177,9 @@ class S3Store:
         raised by the body's iterator) aborts the multipart upload, so no object
         and no open upload remain.
         """
+        from ivrimeet.objects.chunks import PartReader
+        from ivrimeet.objects.s3_put import put_single
+
         validate_key(key)
         started = time.monotonic()
         if isinstance(body, bytes | bytearray | memoryview) and len(body) <= self.upload_part_size:
@@ -198,6 +204,9 @@ class S3Store:
         )
 
     def _put_stream(self, key: str, reader: PartReader, content_type: str | None) -> Uploaded:
+        from ivrimeet.objects.chunks import OverLimit
+        from ivrimeet.objects.s3_put import part_buffers, put_single, upload_parts
+
         part_size = self.upload_part_size
         with part_buffers(self.upload_concurrency + 1, part_size) as buffers:
             first, second = buffers.pop(), buffers.pop()
@@ -236,6 +245,8 @@ class S3Store:
         Raises ``CreateOnlyUnsupportedError`` when the server ignores the header
         (probed once per store), rather than silently overwriting.
         """
+        from ivrimeet.objects.s3_put import put_single
+
         validate_key(key)
         if not self.supports_create_only():
             raise self._create_only_unsupported(key)
@@ -269,7 +280,7 @@ class S3Store:
             return self._create_only
 
     def _probe_create_only(self) -> bool:
-        probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        probe = f"{PROBE_PREFIX}{os.urandom(16).hex()}"
         try:
             for attempt in (1, 2):
                 try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -121,7 +120,7 @@ def replacing(path: Path) -> Iterator[Path]:
     whole new one (``os.replace``); whatever the block raises, the temporary
     file is removed.
     """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.incomplete")
+    tmp = path.with_name(f".{path.name}.{os.urandom(16).hex()}.incomplete")
     try:
         yield tmp
         os.replace(tmp, path)
