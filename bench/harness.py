@@ -259,6 +259,57 @@ def disk_watch(paths: Sequence[Path], interval: float = 0.01) -> Iterator[Callab
             sampler.join()
 
 
+# --- the Python that tools run on ------------------------------------------------------
+
+
+def _path_entries(site_dir: Path) -> list[str]:
+    """The directories ``site_dir``'s ``.pth`` files add to ``sys.path`` (their import lines
+    are left out: that is the point)."""
+    found = []
+    for pth in sorted(site_dir.glob("*.pth")):
+        for line in pth.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", "import ", "import\t")) and Path(line).is_dir():
+                found.append(line)
+    return found
+
+
+def clean_python(workdir: Path) -> str:
+    """An interpreter that sees this one's packages without running its ``.pth`` import lines.
+
+    Some machines inject code into every interpreter start through a ``.pth`` file
+    (this sandbox appends a CA to certifi: ``import certifi`` and ``importlib.resources``,
+    45 ms of a 66 ms start here); a container image has no such hook. The tools are
+    timed on a venv (no pip) whose one ``.pth`` lists the same package directories.
+    """
+    import site
+
+    venv = workdir / "python"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--symlinks", str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    (site_dir,) = venv.glob("lib/python*/site-packages")
+    entries = []
+    for directory in map(Path, site.getsitepackages()):
+        entries += [str(directory), *_path_entries(directory)]
+    (site_dir / "_bench_packages.pth").write_text("".join(e + "\n" for e in entries))
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-c", "import ivrimeet, boto3"], check=True)
+    return python
+
+
+def interpreter_start(python: str, runs: int = 15) -> float:
+    """Median seconds of ``python -c pass``: the floor under every Python tool's time."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([python, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 # --- cases, tools, results ----------------------------------------------------------
 
 
@@ -277,6 +328,13 @@ class Context:
 
     def worker(self, tool: str, *args: str) -> list[str]:
         return [self.python, self.workers, tool, *args]
+
+    def script(self, name: str) -> list[str]:
+        """A console script (``ivrimeet``, ``hf-cache-sync``) run by ``self.python``."""
+        path = Path(sys.executable).with_name(name)
+        if not path.exists():
+            raise SystemExit(f"{name} not found next to {sys.executable}")
+        return [self.python, str(path)]
 
     def data_file(self, size: int) -> Path:
         """A file of ``size`` random bytes (made once per size, removed with the workdir)."""

@@ -1,6 +1,7 @@
 """Benchmark ivrimeet against reference tools on one private ``rclone serve s3``.
 
     python bench/run.py [--quick] [--only PATTERN] [--json FILE] [--runs N] [--size-mib N]
+                        [--system-python]
 
 Starts ``rclone serve s3`` on a free port over a temp dir, makes the data,
 runs every case's tools in their own processes (interleaved, median of
@@ -9,6 +10,12 @@ runs every case's tools in their own processes (interleaved, median of
 and ivrimeet's rows (marked ``*``) are the ones that count. ``--json`` writes
 one JSON object per (case, tool) line. ``--quick`` uses 64 MiB instead of
 1 GiB and finishes in under a minute. Everything is removed at the end.
+
+Python tools (ivrimeet's and the Python references alike) run on a venv that
+sees this interpreter's packages but not the import lines of its ``.pth``
+files (``harness.clean_python``): a sandbox may hook every interpreter start
+that way, a container does not. ``--system-python`` times them on this
+interpreter as it is; both start-up times are printed first.
 """
 
 from __future__ import annotations
@@ -24,7 +31,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cases import discover  # needs the repo root on sys.path
-from bench.harness import Case, Context, Result, rclone_server, run_case, table
+from bench.harness import (
+    Case,
+    Context,
+    Result,
+    clean_python,
+    interpreter_start,
+    rclone_server,
+    run_case,
+    table,
+)
 
 
 def _selected(cases: dict[str, Case], pattern: str | None) -> list[Case]:
@@ -78,6 +94,11 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", type=Path, help="write one JSON object per line")
     parser.add_argument("--runs", type=int, default=3, help="runs per tool; the median is reported")
     parser.add_argument("--size-mib", type=int, help="override every case's size (experiments)")
+    parser.add_argument(
+        "--system-python",
+        action="store_true",
+        help="run Python tools on this interpreter, .pth start-up hooks included",
+    )
     args = parser.parse_args()
 
     cases = _selected(discover(), args.only)
@@ -85,8 +106,12 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ivrimeet-bench-"))
     results: list[Result] = []
     try:
+        python = sys.executable if args.system_python else clean_python(workdir)
+        for name, interpreter in {"this interpreter": sys.executable, "clean venv": python}.items():
+            print(f"python start ({name}): {interpreter_start(interpreter) * 1000:.0f} ms")
+        print(f"Python tools run on {python}", flush=True)
         with rclone_server(workdir) as server:
-            ctx = Context(server=server, workdir=workdir)
+            ctx = Context(server=server, workdir=workdir, python=python)
             for case in cases:
                 size = case.quick_bytes if args.quick else case.full_bytes
                 if args.size_mib:

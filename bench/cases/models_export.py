@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from bench.cases import register
@@ -53,14 +52,6 @@ def _hf_cache_sync_config(ctx: Context, name: str) -> Path:
     return path
 
 
-def _executable(name: str) -> str:
-    """A console script next to this interpreter (not a pyenv shim: it costs ~0.1 s)."""
-    path = Path(sys.executable).with_name(name)
-    if not path.exists():
-        raise SystemExit(f"{name} not found next to {sys.executable}")
-    return str(path)
-
-
 def _export_tools(
     ctx: Context, name: str, repos: dict[str, dict[str, Path]], *, variants: bool = True
 ) -> list[Tool]:
@@ -68,7 +59,7 @@ def _export_tools(
     seed, plain = store_model(ctx, repo, "snapshot", repos)
     config = _hf_cache_sync_config(ctx, name)
     subprocess.run(
-        [_executable("hf-cache-sync"), "--config", str(config), "push"],
+        [*ctx.script("hf-cache-sync"), "--config", str(config), "push"],
         env=ctx.server.env(HF_HUB_CACHE=str(seed)),
         check=True,
         capture_output=True,
@@ -102,7 +93,7 @@ def _export_tools(
     }
     url = f"s3://{ctx.server.bucket}/{plain}*"
     s5cmd = [ctx.s5cmd(), "--endpoint-url", ctx.server.endpoint, "cp"]
-    export = [_executable("ivrimeet"), "models", "export", repo, str(target), "--no-progress"]
+    export = [*ctx.script("ivrimeet"), "models", "export", repo, str(target), "--no-progress"]
     # The same command with the other part size x connections that measured well
     # (README, Performance): the defaults are chosen from rows like these.
     shapes = [(32, 4)] if variants else []
@@ -160,7 +151,7 @@ def _export_tools(
         ),
         Tool(
             "hf-cache-sync pull",
-            [_executable("hf-cache-sync"), "--config", str(config), "pull", repo],
+            [*ctx.script("hf-cache-sync"), "--config", str(config), "pull", repo],
             reference=True,
             env={"HF_HUB_CACHE": str(target)},
             after=clean,

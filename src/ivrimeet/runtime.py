@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ivrimeet.objects import LocalStore, ObjectStore, S3Connection, S3Store
-from ivrimeet.settings import Settings
+from ivrimeet.settings import Secret, Settings
 
 if TYPE_CHECKING:
     from ivrimeet.models import ModelStore, TransferEvents
@@ -106,5 +106,5 @@ def secret_values(settings: Settings) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
-def _reveal(value: object) -> str | None:
-    return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]  # SecretStr
+def _reveal(value: Secret | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

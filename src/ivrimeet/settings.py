@@ -5,161 +5,295 @@ This is the only module that reads ``os.environ`` (or a ``.env`` file). Entry po
 pass each lower layer only the values it needs.
 
 Names are the ones users already know (``S3_BUCKET``, ``AWS_ACCESS_KEY_ID``,
-``HF_TOKEN``, ``DATABASE_URL``...). Secrets are ``SecretStr``: they print as
+``HF_TOKEN``, ``DATABASE_URL``...). Secrets are ``Secret``: they print as
 ``**********`` and are only unwrapped at the point of use.
+
+Each value comes from, in order: a keyword argument to ``Settings(...)``, the
+environment (names are case-insensitive), the ``.env`` file in the working
+directory, the default. Every malformed value is reported at once, in one
+``ConfigurationError`` naming each variable (never a secret's value).
+
+Standard library only, on purpose: pydantic-settings cost ~0.2 s of imports
+(pydantic's model machinery, asyncio) on every ``ivrimeet`` command, about
+half of a small ``ivrimeet models export`` (``README.md``, Performance).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from ivrimeet.errors import ConfigurationError
 
-__all__ = ["ConfigRow", "Settings", "describe_settings", "mask_secret"]
+__all__ = ["ConfigRow", "Secret", "Settings", "describe_settings", "mask_secret"]
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
+ENV_FILE = Path(".env")
 
-class Settings(BaseSettings):
-    """Effective configuration; field ``foo_bar`` is read from ``FOO_BAR``."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        case_sensitive=False,
-        extra="ignore",
-        frozen=True,
-    )
+class Secret:
+    """A secret string: ``**********`` in every repr, str and log; ``get_secret_value()``
+    where it is used."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+# --- parsing one value ---------------------------------------------------------------
+# A parser takes what the environment or a caller gave and returns the typed value,
+# or raises ValueError with what is wrong (the variable's name is added by the caller).
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    """Text where blank means unset (``S3_BUCKET=`` in a .env: the local store)."""
+    if value is None:
+        return None
+    text = _text(value)
+    return text if text.strip() else None
+
+
+def _secret(value: Any) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(_text(value))
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, Path):
+        return value
+    return Path(_text(value))
+
+
+def _optional_path(value: Any) -> Path | None:
+    return None if value is None else _path(value)
+
+
+def _number(kind: type[int] | type[float], **bounds: float) -> Callable[[Any], Any]:
+    def parse(value: Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"expected a number, got {type(value).__name__}")
+        if isinstance(value, str):
+            try:
+                number: int | float = kind(value.strip())
+            except ValueError:
+                raise ValueError(f"{value[:40]!r} is not a valid {kind.__name__}") from None
+        elif kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value} is not a whole number")
+        else:
+            number = kind(value)
+        for name, limit in bounds.items():
+            ok = {
+                "gt": number > limit,
+                "ge": number >= limit,
+                "lt": number < limit,
+                "le": number <= limit,
+            }[name]
+            if not ok:
+                sign = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[name]
+                raise ValueError(f"{number} is out of range: must be {sign} {limit:g}")
+        return number
+
+    return parse
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value).strip().upper()
+        if text not in choices:
+            raise ValueError(f"{value[:40]!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _matching(pattern: str) -> Callable[[Any], str]:
+    compiled = re.compile(pattern)
+
+    def parse(value: Any) -> str:
+        text = _text(value)
+        if not compiled.fullmatch(text):
+            raise ValueError(f"{text[:70]!r} does not match {pattern}")
+        return text
+
+    return parse
+
+
+def _prefix(value: Any) -> str:
+    """A bucket prefix with exactly one trailing slash ('' for the bucket's root)."""
+    text = _text(value).strip("/")
+    return f"{text}/" if text else ""
+
+
+def _knob(
+    default: Any, description: str, parse: Callable[[Any], Any] = _text
+) -> Any:  # a dataclass field; ``Any`` so that each attribute keeps its declared type
+    return dataclasses.field(default=default, metadata={"description": description, "parse": parse})
+
+
+@dataclass(frozen=True, init=False)
+class Settings:
+    """Effective configuration; field ``foo_bar`` is read from ``FOO_BAR``.
+
+    ``Settings(**values)`` takes any field as a keyword argument (tests, ``setup-bucket``);
+    ``env_file`` (default ``.env`` in the working directory; None: no file).
+    """
 
     # --- object storage -----------------------------------------------------
-    s3_bucket: str | None = Field(default=None, description="S3 bucket; unset = local folder store")
-    s3_region: str | None = Field(default=None, description="region of the bucket")
-    s3_endpoint_url: str | None = Field(
-        default=None, description="S3-compatible endpoint (MinIO, R2, B2, local)"
+    s3_bucket: str | None = _knob(None, "S3 bucket; unset = local folder store", _optional_text)
+    s3_region: str | None = _knob(None, "region of the bucket", _optional_text)
+    s3_endpoint_url: str | None = _knob(
+        None, "S3-compatible endpoint (MinIO, R2, B2, local)", _optional_text
     )
-    aws_access_key_id: SecretStr | None = Field(
-        default=None, description="access key id; absent = AWS credential chain"
+    aws_access_key_id: Secret | None = _knob(
+        None, "access key id; absent = AWS credential chain", _secret
     )
-    aws_secret_access_key: SecretStr | None = Field(default=None, description="secret access key")
-    aws_session_token: SecretStr | None = Field(
-        default=None, description="session token for temporary credentials"
+    aws_secret_access_key: Secret | None = _knob(None, "secret access key", _secret)
+    aws_session_token: Secret | None = _knob(
+        None, "session token for temporary credentials", _secret
     )
-    aws_profile: str | None = Field(default=None, description="named profile from ~/.aws/config")
-    model_prefix: str = Field(
-        default="models/", description="bucket prefix under which models are stored"
+    aws_profile: str | None = _knob(None, "named profile from ~/.aws/config", _optional_text)
+    model_prefix: str = _knob("models/", "bucket prefix under which models are stored", _prefix)
+    transfer_part_size: int = _knob(
+        16 * MIB, "bytes per ranged GET on download", _number(int, ge=5 * MIB, le=512 * MIB)
     )
-    transfer_part_size: int = Field(
-        default=16 * MIB,
-        ge=5 * MIB,
-        le=512 * MIB,
-        description="bytes per ranged GET on download",
+    transfer_concurrency: int = _knob(
+        8, "parallel connections per transfer", _number(int, ge=1, le=64)
     )
-    transfer_concurrency: int = Field(
-        default=8, ge=1, le=64, description="parallel connections per transfer"
+    upload_part_size: int = _knob(
+        8 * MIB,
+        "bytes per multipart part on upload (memory: (UPLOAD_CONCURRENCY + 1) x this)",
+        _number(int, ge=5 * MIB, le=512 * MIB),
     )
-    upload_part_size: int = Field(
-        default=8 * MIB,
-        ge=5 * MIB,
-        le=512 * MIB,
-        description="bytes per multipart part on upload (memory: (UPLOAD_CONCURRENCY + 1) x this)",
-    )
-    upload_concurrency: int = Field(
-        default=3, ge=1, le=64, description="multipart parts uploading at once per upload"
+    upload_concurrency: int = _knob(
+        3, "multipart parts uploading at once per upload", _number(int, ge=1, le=64)
     )
 
     # --- Hugging Face -------------------------------------------------------
-    hf_token: SecretStr | None = Field(
-        default=None, description="Hugging Face token for gated models"
+    hf_token: Secret | None = _knob(None, "Hugging Face token for gated models", _secret)
+    hf_endpoint: str = _knob("https://huggingface.co", "Hugging Face Hub endpoint")
+    diarization_pipeline: str = _knob(
+        "pyannote/speaker-diarization-3.1", "PyAnnote diarization pipeline repo"
     )
-    hf_endpoint: str = Field(
-        default="https://huggingface.co", description="Hugging Face Hub endpoint"
+    embedding_model: str = _knob(
+        "speechbrain/spkrec-ecapa-voxceleb", "SpeechBrain speaker encoder repo"
     )
-    diarization_pipeline: str = Field(
-        default="pyannote/speaker-diarization-3.1",
-        description="PyAnnote diarization pipeline repo",
-    )
-    embedding_model: str = Field(
-        default="speechbrain/spkrec-ecapa-voxceleb",
-        description="SpeechBrain speaker encoder repo",
-    )
-    model_cache_max_bytes: int = Field(
-        default=0, ge=0, description="local model copy budget (0 = keep nothing)"
+    model_cache_max_bytes: int = _knob(
+        0, "local model copy budget (0 = keep nothing)", _number(int, ge=0)
     )
 
     # --- local state --------------------------------------------------------
-    ivrimeet_data_dir: Path = Field(
-        default=Path("data"), description="local store, SQLite files, signing key"
+    ivrimeet_data_dir: Path = _knob(Path("data"), "local store, SQLite files, signing key", _path)
+    ivrimeet_tmp_dir: Path | None = _knob(
+        None, "temporary model caches; default system temp", _optional_path
     )
-    ivrimeet_tmp_dir: Path | None = Field(
-        default=None, description="temporary model caches; default system temp"
-    )
-    disk_warning_bytes: int = Field(
-        default=2 * GIB, ge=0, description="warn when free temp disk drops below this"
+    disk_warning_bytes: int = _knob(
+        2 * GIB, "warn when free temp disk drops below this", _number(int, ge=0)
     )
 
     # --- service ------------------------------------------------------------
-    database_url: SecretStr | None = Field(
-        default=None, description="SQLAlchemy URL; default SQLite in the data dir"
+    database_url: Secret | None = _knob(
+        None, "SQLAlchemy URL; default SQLite in the data dir", _secret
     )
-    redis_url: SecretStr | None = Field(
-        default=None, description="Redis URL for the job queue; default SQLite queue"
+    redis_url: Secret | None = _knob(
+        None, "Redis URL for the job queue; default SQLite queue", _secret
     )
-    ivrimeet_queue_name: str = Field(
-        default="ivrimeet",
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="job queue name (Redis key prefix); deployments sharing a queue use one",
+    ivrimeet_queue_name: str = _knob(
+        "ivrimeet",
+        "job queue name (Redis key prefix); deployments sharing a queue use one",
+        _matching(r"[A-Za-z0-9_.-]{1,64}"),
     )
-    ivrimeet_api_token: SecretStr | None = Field(
-        default=None, description="bearer token the API requires"
+    ivrimeet_api_token: Secret | None = _knob(None, "bearer token the API requires", _secret)
+    max_upload_bytes: int = _knob(2 * GIB, "largest recording accepted", _number(int, ge=1))
+    snippet_seconds: float = _knob(
+        15.0, "seconds of audio per speaker snippet", _number(float, gt=0, le=120)
     )
-    max_upload_bytes: int = Field(default=2 * GIB, ge=1, description="largest recording accepted")
-    snippet_seconds: float = Field(
-        default=15.0, gt=0, le=120, description="seconds of audio per speaker snippet"
+    max_recording_seconds: float = _knob(
+        4 * 3600.0,
+        "longest recording processed (decoded audio takes 230 MB per hour)",
+        _number(float, gt=0),
     )
-    max_recording_seconds: float = Field(
-        default=4 * 3600.0,
-        gt=0,
-        description="longest recording processed (decoded audio takes 230 MB per hour)",
-    )
-    worker_claim_ttl_seconds: float = Field(
-        default=120.0,
-        gt=0,
-        description="a processing meeting whose worker stopped renewing its claim for this"
+    worker_claim_ttl_seconds: float = _knob(
+        120.0,
+        "a processing meeting whose worker stopped renewing its claim for this"
         " long (the worker died) is re-queued; workers renew every third of it",
+        _number(float, gt=0),
     )
-    voiceprint_match_threshold: float = Field(
-        default=0.5,
-        ge=-1,
-        le=1,
-        description="cosine similarity from which a known speaker's name is suggested",
+    voiceprint_match_threshold: float = _knob(
+        0.5,
+        "cosine similarity from which a known speaker's name is suggested",
+        _number(float, ge=-1, le=1),
     )
-    port: int = Field(default=8000, ge=1, le=65535, description="HTTP port (Koyeb sets PORT)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="log level"
+    port: int = _knob(8000, "HTTP port (Koyeb sets PORT)", _number(int, ge=1, le=65535))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _knob(
+        "INFO", "log level", _one_of("DEBUG", "INFO", "WARNING", "ERROR")
     )
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+    def __init__(self, *, env_file: Path | None = ENV_FILE, **values: Any) -> None:
+        unknown = set(values) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise TypeError(f"Settings has no field {', '.join(sorted(unknown))}")
+        environ = {k.upper(): v for k, v in os.environ.items()}
+        dotenv = _dotenv_values(env_file) if env_file is not None else {}
+        problems = []
+        for field in dataclasses.fields(self):
+            name = field.name.upper()
+            if field.name in values:
+                raw = values[field.name]
+            elif name in environ:
+                raw = environ[name]
+            elif name in dotenv:
+                raw = dotenv[name]
+            else:
+                object.__setattr__(self, field.name, field.default)
+                continue
+            try:
+                value = None if raw is None else field.metadata["parse"](raw)
+            except ValueError as exc:
+                secret = field.metadata["parse"] is _secret
+                problems.append(f"{name}: {'malformed' if secret else exc}")
+                continue
+            object.__setattr__(self, field.name, value)
+        if problems:
+            raise ConfigurationError(
+                "The configuration is not valid.",
+                details=problems,
+                hints=["fix the variables above in the environment or .env, then retry"],
+            )
 
-    @field_validator("model_prefix")
-    @classmethod
-    def _prefix_ends_with_slash(cls, value: str) -> str:
-        value = value.strip("/")
-        return f"{value}/" if value else ""
-
-    @field_validator("s3_bucket", "s3_region", "s3_endpoint_url", "aws_profile", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+    def replace(self, **values: Any) -> Settings:
+        """A copy with ``values`` changed (parsed and checked like the rest)."""
+        current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return Settings(env_file=None, **{**current, **values})
 
     @property
     def uses_s3(self) -> bool:
@@ -191,7 +325,7 @@ def mask_secret(value: str) -> str:
     return "****"
 
 
-def _dotenv_values(path: Path) -> dict[str, str]:
+def _dotenv_values(path: Path) -> Mapping[str, str]:
     if not path.is_file():
         return {}
     from dotenv import dotenv_values
@@ -199,17 +333,17 @@ def _dotenv_values(path: Path) -> dict[str, str]:
     return {k.upper(): v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def describe_settings(settings: Settings, env_file: Path = Path(".env")) -> list[ConfigRow]:
+def describe_settings(settings: Settings, env_file: Path = ENV_FILE) -> list[ConfigRow]:
     """Every setting with its value (secrets masked) and where it came from."""
     environ = {k.upper() for k in os.environ}
     dotenv = _dotenv_values(env_file)
     rows: list[ConfigRow] = []
-    for name, field in Settings.model_fields.items():
-        env_name = name.upper()
-        raw = getattr(settings, name)
+    for field in dataclasses.fields(settings):
+        env_name = field.name.upper()
+        raw = getattr(settings, field.name)
         if raw is None:
             value = "(unset)"
-        elif isinstance(raw, SecretStr):
+        elif isinstance(raw, Secret):
             value = mask_secret(raw.get_secret_value())
         else:
             value = str(raw)
@@ -219,5 +353,5 @@ def describe_settings(settings: Settings, env_file: Path = Path(".env")) -> list
             source = str(env_file)
         else:
             source = "default"
-        rows.append(ConfigRow(env_name, value, source, field.description or ""))
+        rows.append(ConfigRow(env_name, value, source, field.metadata["description"]))
     return rows

@@ -19,7 +19,7 @@ def module_page(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     # Module-scoped, so built before the per-test environment scrub: every input explicit.
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init option
+        env_file=None,
         ivrimeet_data_dir=tmp_path_factory.mktemp("modules") / "data",
         ivrimeet_api_token=None,
         s3_bucket=None,

@@ -31,7 +31,7 @@ def setup_bucket_command(
     Each step prints applied, already or skipped (with the reason, when the server
     does not support it). Credentials and S3_ENDPOINT_URL come from the usual settings.
     """
-    settings = load_settings(ctx).model_copy(update={"s3_bucket": bucket, "s3_region": region})
+    settings = load_settings(ctx).replace(s3_bucket=bucket, s3_region=region)
     report = setup_bucket(s3_connection(settings), create_user=create_user)
     width = max(len(step.step) for step in report.steps)
     for step in report.steps:
