@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.console import Console
 from typer._click.core import Context  # typer vendors click; invoke() takes its Context
 from typer.core import TyperGroup
 
 from ivrimeet.errors import IvrimeetError
 
-__all__ = ["IvrimeetGroup", "stderr"]
-
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+__all__ = ["IvrimeetGroup"]
 
 
 class IvrimeetGroup(TyperGroup):
@@ -29,5 +26,9 @@ class IvrimeetGroup(TyperGroup):
             root = ctx.find_root()
             if root.params.get("debug"):
                 raise
-            stderr.print(f"Error: {exc}", markup=False)
+            from rich.console import Console  # only when there is an error to show
+
+            Console(stderr=True, highlight=False, soft_wrap=True).print(
+                f"Error: {exc}", markup=False
+            )
             raise typer.Exit(exc.exit_code) from None

@@ -10,21 +10,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from ivrimeet.cli.state import load_settings
 from ivrimeet.errors import IntegrityError
@@ -43,13 +33,27 @@ from ivrimeet.models import (
 from ivrimeet.runtime import model_store
 from ivrimeet.settings import Settings
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+# Rich is imported where something is drawn: `models export --no-progress` (scripts,
+# image builds) never loads it (~45 ms of start-up).
+
 __all__ = ["RichTransferEvents", "register", "register_export"]
 
 models_app = typer.Typer(
     no_args_is_help=True,
     help="Models in the bucket: pre-warm, inspect, verify, remove, collect garbage.",
 )
-stdout = Console(highlight=False, soft_wrap=True)
+
+
+@cache
+def _stdout() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
 
 KindOption = Literal["auto", "pipeline", "encoder", "snapshot"]
 
@@ -94,6 +98,19 @@ class RichTransferEvents:
 @contextmanager
 def _store(ctx: typer.Context, *, progress: bool) -> Iterator[tuple[Settings, ModelStore]]:
     settings = load_settings(ctx)
+    if not progress:
+        yield settings, model_store(settings)
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     bars = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -101,7 +118,6 @@ def _store(ctx: typer.Context, *, progress: bool) -> Iterator[tuple[Settings, Mo
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
-        disable=not progress,
         transient=False,
     )
     with bars:
@@ -156,13 +172,13 @@ def pull_command(
     manifest = result.manifest
     where = f"{result.repo}@{result.revision} -> {manifest.commit}"
     if result.report is None:
-        stdout.print(
+        _stdout().print(
             f"{where}: already in {store.location} "
             f"({len(manifest.files)} files, {manifest.total_bytes} bytes)"
         )
         return
     report = result.report
-    stdout.print(
+    _stdout().print(
         f"{where}: stored from {'Hugging Face' if report.source == 'hf' else 'the bucket'} "
         f"({report.files} files, {report.bytes} bytes, {report.seconds:.1f} s)"
     )
@@ -177,8 +193,11 @@ def list_command(
     with _store(ctx, progress=False) as (_, store):
         models = list_models(store, repo)
     if not models:
-        stdout.print(f"No models stored in {store.location}")
+        _stdout().print(f"No models stored in {store.location}")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("repo", "revisions", "commit", "kind", "files", "bytes", "created")
     for model in models:
         table.add_row(
@@ -213,7 +232,7 @@ def verify_command(
                 "or remove the model (`ivrimeet models rm REPO`) and pull it again",
             ],
         )
-    stdout.print(
+    _stdout().print(
         f"OK: {report.blobs} blobs ({report.bytes} bytes) of {report.manifests} "
         "manifests hash to their names."
     )
@@ -232,11 +251,11 @@ def rm_command(
     with _store(ctx, progress=False) as (_, store):
         removed = remove_model(store, repo, commit)
     if not removed:
-        stdout.print(f"Nothing stored for {spec}.")
+        _stdout().print(f"Nothing stored for {spec}.")
         return
     for key in removed:
-        stdout.print(f"removed {store.objects.url_for(key)}")
-    stdout.print("Run `ivrimeet models gc` to delete blobs no other model uses.")
+        _stdout().print(f"removed {store.objects.url_for(key)}")
+    _stdout().print("Run `ivrimeet models gc` to delete blobs no other model uses.")
 
 
 @models_app.command("gc")
@@ -252,8 +271,8 @@ def gc_command(
         report = collect_garbage(store, grace_seconds=grace_hours * 3600, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for key in report.deleted:
-        stdout.print(f"{verb} {store.objects.url_for(key)}")
-    stdout.print(
+        _stdout().print(f"{verb} {store.objects.url_for(key)}")
+    _stdout().print(
         f"{verb} {len(report.deleted)} blobs ({report.deleted_bytes} bytes); "
         f"kept {report.spared_young} younger than {grace_hours:g} h; "
         f"removed {len(report.leases_removed)} expired leases."
@@ -271,6 +290,9 @@ def warm_command(
             store.load(PipelineLoader(), settings.diarization_pipeline).report,
             store.load(EncoderLoader(), settings.embedding_model).report,
         ]
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("model", "kind", "commit", "source", "files", "bytes", "seconds")
     for report in reports:
         table.add_row(
@@ -312,7 +334,7 @@ def export_command(
     repo, revision = _split(spec)
     with _store(ctx, progress=progress) as (_, store):
         result = export_model(store, repo, revision, directory)
-    stdout.print(
+    _stdout().print(
         f"{result.repo}@{result.revision} -> {result.commit}: exported to {result.directory} "
         f"({len(result.repos)} repos, {result.files} files, {result.bytes} bytes, "
         f"{result.seconds:.2f} s)"
