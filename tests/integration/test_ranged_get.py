@@ -10,6 +10,7 @@ the contract suite.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -120,8 +121,9 @@ def behaviour() -> Behaviour:
     return Behaviour()
 
 
-@pytest.fixture
-def store(behaviour: Behaviour) -> Iterator[S3Store]:
+@pytest.fixture(params=["spliced", "copied"])
+def store(behaviour: Behaviour, request: pytest.FixtureRequest) -> Iterator[S3Store]:
+    """The store under test; every case runs with bodies spliced and copied."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(behaviour))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -135,7 +137,9 @@ def store(behaviour: Behaviour) -> Iterator[S3Store]:
         max_attempts=3,
     )
     try:
-        yield S3Store(connection, part_size=PART, concurrency=3)
+        yield S3Store(
+            connection, part_size=PART, concurrency=3, zero_copy=request.param == "spliced"
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -162,6 +166,22 @@ def test_parallel_ranges_reassemble_the_object(
     assert target.read_bytes() == BODY
     assert sum(progress) == len(BODY)
     assert len(behaviour.requests) == 4  # 3 full parts + the tail, no separate HEAD
+
+
+def test_plain_http_bodies_are_spliced_into_the_file_unless_turned_off(
+    store: S3Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real_splice = os.splice
+
+    def counting_splice(*args: object, **kwargs: object) -> int:
+        calls.append(1)
+        return real_splice(*args, **kwargs)  # type: ignore[arg-type]  # passed through
+
+    monkeypatch.setattr(os, "splice", counting_splice)
+    target, _ = download(store, tmp_path)
+    assert target.read_bytes() == BODY
+    assert (len(calls) > 0) == store.zero_copy
 
 
 def test_200_with_content_range_is_accepted_as_a_partial_answer(

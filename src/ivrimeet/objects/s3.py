@@ -76,6 +76,9 @@ class S3Store:
     ``upload_concurrency`` shape uploads (parts of that size, that many in
     flight). Not given, uploads take the measured ``UPLOAD_PART_SIZE`` and
     ``UPLOAD_CONCURRENCY``, or ``part_size``/``concurrency`` where those are smaller.
+    ``zero_copy`` (default on): over plain HTTP on Linux, downloads splice bodies
+    from the socket into the file (``ranged_get.py``); off, or over HTTPS, they
+    pass through a buffer.
 
     Memory: a ``put`` holds ``(upload_concurrency + 1) * upload_part_size``
     bytes of buffers (parts uploading plus one filling) whatever the body's
@@ -92,6 +95,7 @@ class S3Store:
         upload_part_size: int | None = None,
         upload_concurrency: int | None = None,
         list_page_size: int = 1000,
+        zero_copy: bool = True,
     ) -> None:
         if upload_part_size is None:
             upload_part_size = min(part_size, UPLOAD_PART_SIZE)
@@ -123,10 +127,11 @@ class S3Store:
         self.upload_part_size = upload_part_size
         self.upload_concurrency = upload_concurrency
         self.list_page_size = list_page_size
+        self.zero_copy = zero_copy
         self._boto3_client: S3Client | None = None
         self._http = S3Http(connection)
         self._downloader = RangedDownloader(
-            self._http, part_size=part_size, concurrency=concurrency
+            self._http, part_size=part_size, concurrency=concurrency, zero_copy=zero_copy
         )
         self._create_only: bool | None = None
         self._lock = threading.Lock()
