@@ -5,7 +5,8 @@
   process; vs ``s5cmd cp 'prefix/*'`` of the same cache as plain objects, and
   a boto3 thread pool. Target: wall <= 1.5x s5cmd (ratio >= 0.67), aim 1.2x.
 * ``models-restore-small``: the 25 small files only, imports included.
-  Target: wall <= 3x s5cmd (ratio >= 0.33).
+  Target: wall <= 3x s5cmd (ratio >= 0.33). A ``python-floor`` row (plain
+  GETs and writes, nothing checked) shows what any Python process pays here.
 * ``models-cold-start-pipeline``: a tiny diarization pipeline (segmentation,
   WeSpeaker, PLDA from community-1: 4 repos) from the bucket to a ready
   ``pyannote.audio.Pipeline``; vs s5cmd copying a ready cache + offline
@@ -145,7 +146,11 @@ def small_files(ctx: Context, count: int) -> dict[str, Path]:
     return files
 
 
-def _tools(ctx: Context, repo: str, prefix: str, extra_env: dict[str, str]) -> list[Tool]:
+def _tools(
+    ctx: Context, repo: str, prefix: str, extra_env: dict[str, str], *, floor: bool = False
+) -> list[Tool]:
+    """ivrimeet's restore, s5cmd and a boto3 pool; with ``floor`` also the least any Python
+    process does for the same copy (``python-floor``: where start-up dominates)."""
     target = ctx.workdir / "restored"
     tmp = ctx.workdir / "tmp-ivrimeet"
     tmp.mkdir(exist_ok=True)
@@ -157,7 +162,15 @@ def _tools(ctx: Context, repo: str, prefix: str, extra_env: dict[str, str]) -> l
             raise RuntimeError(f"ivrimeet left {leftovers} behind")
 
     url = f"s3://{ctx.server.bucket}/{prefix}*"
+    floor_tool = Tool(
+        "Python floor: 8 http.client GETs, no checks",
+        [ctx.python, WORKERS, "python-floor", prefix, str(target)],
+        reference=True,
+        env=compiled_bytecode(ctx),
+        after=clean,
+    )
     return [
+        *([floor_tool] if floor else []),
         Tool(
             "ivrimeet materialize",
             [ctx.python, WORKERS, "ivrimeet-materialize", repo],
@@ -194,7 +207,7 @@ def prepare_restore_big(ctx: Context, size: int) -> list[Tool]:
 def prepare_restore_small(ctx: Context, size: int) -> list[Tool]:
     repo = "bench/restore-small"
     _, prefix = store_model(ctx, repo, "snapshot", {repo: small_files(ctx, SMALL_FILES)})
-    return _tools(ctx, repo, prefix, {})
+    return _tools(ctx, repo, prefix, {}, floor=True)
 
 
 def prepare_cold_start(ctx: Context, size: int) -> list[Tool]:

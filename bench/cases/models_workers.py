@@ -8,6 +8,7 @@ Tools::
     ivrimeet-export REPO DIR           export_model (what `ivrimeet models export` runs), no CLI
     ivrimeet-pipeline REPO             load_diarization_pipeline from the bucket (cold start)
     boto3-pool PREFIX DIR              8 threads of boto3 download_file, every key under PREFIX
+    python-floor PREFIX DIR            the least a Python process can do for that copy (below)
     s5cmd-pipeline PREFIX REPO DIR     s5cmd cp PREFIX/* into DIR, offline Pipeline.from_pretrained
 
 Like ``bench/workers.py``, the server comes from ``BENCH_ENDPOINT``, ``BENCH_BUCKET``
@@ -100,6 +101,46 @@ def boto3_pool(prefix: str, directory: str) -> None:
         list(pool.map(one, keys))
 
 
+def python_floor(prefix: str, directory: str) -> None:
+    """The floor for any Python tool: list PREFIX, GET every key on 8 keep-alive
+    ``http.client`` connections, write each file. No checks, no retries, no hashing; only
+    the standard library and ivrimeet's SigV4 signer (itself standard library only)."""
+    import http.client
+    import re
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import quote
+
+    from ivrimeet.objects.sigv4 import SigningKeys, sign_headers
+
+    endpoint, bucket = _env("BENCH_ENDPOINT"), _env("BENCH_BUCKET")
+    keys = SigningKeys(_env("AWS_ACCESS_KEY_ID"), _env("AWS_SECRET_ACCESS_KEY"), None)
+    host = endpoint.split("//", 1)[1]
+    local = threading.local()
+
+    def get(path: str) -> bytes:
+        conn = getattr(local, "conn", None) or http.client.HTTPConnection(host)
+        local.conn = conn
+        headers = sign_headers("GET", endpoint + path, {}, keys, _env("AWS_DEFAULT_REGION"))
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"GET {path}: {response.status}")
+        return body
+
+    listing = get(f"/{bucket}?list-type=2&prefix={quote(prefix, safe='')}").decode()
+    names = re.findall(r"<Key>([^<]+)</Key>", listing)
+
+    def one(key: str) -> None:
+        target = Path(directory) / key[len(prefix) :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(get(f"/{bucket}/{quote(key)}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, names))
+
+
 def s5cmd_pipeline(prefix: str, repo: str, directory: str) -> None:
     """The hand-made baseline: copy a ready HF cache with s5cmd, then load offline."""
     import subprocess
@@ -123,6 +164,7 @@ TOOLS: dict[str, Callable[..., None]] = {
     "ivrimeet-export": ivrimeet_export,
     "ivrimeet-pipeline": ivrimeet_pipeline,
     "boto3-pool": boto3_pool,
+    "python-floor": python_floor,
     "s5cmd-pipeline": s5cmd_pipeline,
 }
 

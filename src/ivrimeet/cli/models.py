@@ -327,14 +327,16 @@ def export_command(
     """Restore a stored model from the bucket into DIR as a Hugging Face cache, and keep it.
 
     The whole closure (every repo the loader reads) is written as
-    DIR/models--org--name/{blobs,snapshots,refs}, each file sha256-verified,
-    with the same restore path cold starts use. Use it with
+    DIR/models--org--name/{blobs,snapshots,refs}, each file verified against the
+    manifest (BLAKE3; SHA-256 for older manifests), with the same restore path
+    cold starts use. Use it with
     HF_HUB_CACHE=DIR (or cache_dir=DIR) and HF_HUB_OFFLINE=1.
     """
     repo, revision = _split(spec)
     with _store(ctx, progress=progress) as (_, store):
         result = export_model(store, repo, revision, directory)
-    _stdout().print(
+    # Plain text: importing Rich for one line would cost this command ~25 ms.
+    typer.echo(
         f"{result.repo}@{result.revision} -> {result.commit}: exported to {result.directory} "
         f"({len(result.repos)} repos, {result.files} files, {result.bytes} bytes, "
         f"{result.seconds:.2f} s)"
