@@ -83,9 +83,11 @@ def _optional_text(value: Any) -> str | None:
 
 
 def _secret(value: Any) -> Secret | None:
+    """A secret; blank means unset (``HF_TOKEN=`` as in ``.env.example``)."""
     if value is None or isinstance(value, Secret):
         return value
-    return Secret(_text(value))
+    text = _text(value)
+    return Secret(text) if text.strip() else None
 
 
 def _path(value: Any) -> Path:
@@ -95,7 +97,10 @@ def _path(value: Any) -> Path:
 
 
 def _optional_path(value: Any) -> Path | None:
-    return None if value is None else _path(value)
+    """A path; blank means unset (not the working directory)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _path(value)
 
 
 def _number(kind: type[int] | type[float], **bounds: float) -> Callable[[Any], Any]:

@@ -36,3 +36,11 @@ def test_dockerfile_runs_the_service_without_baking_in_models() -> None:
     assert 'pip install ".[ml]"' in dockerfile
     # No build step runs ivrimeet (which would fetch models into the image).
     assert not re.search(r"^RUN\b.*\bivrimeet (models|process|serve)", dockerfile, re.MULTILINE)
+
+
+def test_env_example_copied_to_env_gives_the_defaults() -> None:
+    # `cp .env.example .env` is the documented start: its blanks mean "unset".
+    from_example = Settings(env_file=ROOT / ".env.example")
+    defaults = Settings(env_file=None)
+    for field in dataclasses.fields(Settings):
+        assert getattr(from_example, field.name) == getattr(defaults, field.name), field.name
