@@ -275,7 +275,10 @@ def test_bucket_and_hub_down_raise_one_error_naming_both(
 
 
 def test_cache_budget_keeps_verified_blobs_for_the_next_load(
-    local_objects: LocalStore, hub_client: StandInHub, tmp_dir: Path
+    local_objects: LocalStore,
+    hub_client: StandInHub,
+    tmp_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = make_store(local_objects, hub_client, tmp_dir, cache_max_bytes=64 * 1024 * 1024)
     with materialize(store, SAFETENSORS):
@@ -286,6 +289,10 @@ def test_cache_budget_keeps_verified_blobs_for_the_next_load(
     local_objects.delete_prefix("models/blobs/")
     hub_client.outage = True
 
+    def no_sha256(path: Path) -> tuple[int, str]:
+        raise AssertionError(f"{path} re-hashed with SHA-256: the manifest records BLAKE3")
+
+    monkeypatch.setattr("ivrimeet.models.localcache.hash_file", no_sha256)
     with materialize(store, SAFETENSORS) as model:
         assert (model.snapshot / "model.safetensors").read_bytes()
 
@@ -316,6 +323,8 @@ def test_cache_budget_is_respected_and_a_damaged_local_copy_is_refetched(
         restored = model.cache_dir / "models--ivrimeet-test--safetensors-tiny" / "blobs"
         assert (restored / victim.name).read_bytes() != bytes(damaged)
         assert hashlib.sha256((restored / victim.name).read_bytes()).hexdigest() == victim.name
+    # The manifest records BLAKE3: that is what the local copy was checked against.
+    assert all(f.get("blake3") for f in manifest["files"])  # type: ignore[attr-defined]
 
 
 class _ReadOnlyStore(LocalStore):

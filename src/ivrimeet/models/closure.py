@@ -47,6 +47,7 @@ __all__ = [
     "Closure",
     "cache_folder_name",
     "hash_file",
+    "hash_file_blake3",
     "hash_file_with_blake3",
     "repo_from_folder",
     "scan_closure",
@@ -101,6 +102,12 @@ def _read_into(path: Path, *digests: Digest) -> int:
 def hash_file(path: Path) -> tuple[int, str]:
     """(size, sha256 hex) of the file at ``path``."""
     digest = hashlib.sha256()
+    return _read_into(path, digest), digest.hexdigest()
+
+
+def hash_file_blake3(path: Path) -> tuple[int, str]:
+    """(size, BLAKE3 hex) of the file at ``path``."""
+    digest = blake3.blake3()
     return _read_into(path, digest), digest.hexdigest()
 
 

@@ -142,7 +142,9 @@ def restore_closure(
 
     def one(sha256: str) -> BadBlob | None:
         first = blob_path(cache_dir, owners[sha256][0], sha256)
-        if local is not None and local.take(sha256, sizes[sha256], first):
+        if local is not None and local.take(
+            sha256, sizes[sha256], first, blake3_digests.get(sha256)
+        ):
             events.advanced(sizes[sha256])
             problem = None
         else:
