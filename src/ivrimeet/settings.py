@@ -21,6 +21,7 @@ half of a small ``ivrimeet models export`` (``README.md``, Performance).
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -103,6 +104,14 @@ def _optional_path(value: Any) -> Path | None:
     return _path(value)
 
 
+_BOUNDS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "gt": (operator.gt, ">"),
+    "ge": (operator.ge, ">="),
+    "lt": (operator.lt, "<"),
+    "le": (operator.le, "<="),
+}
+
+
 def _number(kind: type[int] | type[float], **bounds: float) -> Callable[[Any], Any]:
     def parse(value: Any) -> int | float:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -117,14 +126,8 @@ def _number(kind: type[int] | type[float], **bounds: float) -> Callable[[Any], A
         else:
             number = kind(value)
         for name, limit in bounds.items():
-            ok = {
-                "gt": number > limit,
-                "ge": number >= limit,
-                "lt": number < limit,
-                "le": number <= limit,
-            }[name]
-            if not ok:
-                sign = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[name]
+            holds, sign = _BOUNDS[name]
+            if not holds(number, limit):
                 raise ValueError(f"{number} is out of range: must be {sign} {limit:g}")
         return number
 

@@ -371,18 +371,17 @@ class ModelStore:
         self, repo: str, revision: str, *, commit: str | None = None
     ) -> Manifest | None:
         """The stored manifest for ``repo@revision`` (or exactly ``commit``), or None."""
-        read = self.objects.get_bytes
         if commit is None and is_commit(revision):
             commit = revision
         if commit is None:
             try:
-                raw = read(self.layout.ref(repo, revision))
+                raw = self.objects.get_bytes(self.layout.ref(repo, revision))
             except ObjectNotFoundError:
                 return None
             commit = validate_commit(raw.decode("ascii", "replace").strip())
         key = self.layout.manifest(repo, commit)
         try:
-            data = read(key)
+            data = self.objects.get_bytes(key)
         except ObjectNotFoundError:
             return None
         manifest = Manifest.from_json(data, source=self.objects.url_for(key))

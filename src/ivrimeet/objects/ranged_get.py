@@ -351,14 +351,12 @@ class _Download:
         (``_splice_some``). Either way the bytes are accounted for in steps of
         at most 1 MiB, which the hasher follows.
         """
-        sock = self._spliceable(conn, response)
-        pipe = _Pipe() if sock is not None else None
-        buffer = self._buffer() if pipe is None else None
-        view = memoryview(buffer) if buffer is not None else None
+        pipe = self._splice_pipe(conn, response)
+        view = memoryview(self._buffer()) if pipe is None else None
         left = length
         position = offset
         try:
-            if sock is not None and pipe is not None:
+            if pipe is not None:
                 # Body bytes http.client read together with the headers come first.
                 try:
                     early = response.fp.read(min(len(response.fp.peek()), left)) if left else b""
@@ -370,13 +368,13 @@ class _Download:
                 if self._stop.is_set():
                     raise _Stop()
                 want = min(_BUFFER, left)
-                if sock is not None and pipe is not None:
-                    moved = self._splice_some(sock, pipe, position, want)
+                if pipe is not None:
+                    moved = self._splice_some(pipe, position, want)
                 else:
                     assert view is not None
                     moved = self._copy_some(response, view, position, want)
                 position, left = self._account(offset, position, left, moved)
-            if sock is not None:
+            if pipe is not None:
                 # Nothing is left for http.client to read: close the answer so that the
                 # connection takes the next request.
                 response.length = 0
@@ -434,19 +432,19 @@ class _Download:
         self._write(view[:filled], position)
         return filled
 
-    def _spliceable(
+    def _splice_pipe(
         self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse
-    ) -> socket.socket | None:
-        """The plain socket under ``response`` if its body can be spliced, else None."""
+    ) -> _Pipe | None:
+        """A pipe from ``response``'s socket if its body can be spliced, else None."""
         if not self.owner.zero_copy or response.chunked or response.length is None:
             return None
         # Exactly socket.socket: an ssl.SSLSocket's bytes must be decrypted in Python.
-        return conn.sock if type(conn.sock) is socket.socket else None
+        return _Pipe(conn.sock) if type(conn.sock) is socket.socket else None
 
-    def _splice_some(self, sock: socket.socket, pipe: _Pipe, position: int, want: int) -> int:
+    def _splice_some(self, pipe: _Pipe, position: int, want: int) -> int:
         """Move up to ``want`` bytes from the socket into the file at ``position``."""
         try:
-            moved = pipe.fill(sock, want)
+            moved = pipe.fill(want)
         except TRANSIENT as exc:
             raise _Retry(self._unavailable(exc)) from exc
         if not moved:
@@ -461,8 +459,7 @@ class _Download:
                 raise
             # This file system takes no splice: write what the pipe holds, copy from now on.
             self.owner.zero_copy = False
-            with self._write_lock:
-                pipe.copy_to(self.fd, position, moved)
+            self._write(memoryview(pipe.read(moved)), position)
         return moved
 
     def _buffer(self) -> mmap.mmap:
@@ -662,9 +659,10 @@ def _preallocate(fd: int, size: int) -> None:
 
 
 class _Pipe:
-    """A kernel pipe that carries one part's body from the socket to the file (``splice``)."""
+    """A kernel pipe that carries one part's body from ``sock`` to the file (``splice``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.read_fd, self.write_fd = os.pipe()
         try:
             import fcntl
@@ -672,44 +670,36 @@ class _Pipe:
             fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         except (ImportError, AttributeError, OSError):  # older kernels: the default 64 KiB
             pass
-        self.held = 0
+        self._poller = select.poll()
+        self._poller.register(sock, select.POLLIN)
 
-    def fill(self, sock: socket.socket, want: int) -> int:
-        """Splice up to ``want`` bytes from ``sock`` into the pipe; 0 at the end of the stream.
+    def fill(self, want: int) -> int:
+        """Splice up to ``want`` bytes from the socket into the pipe; 0 at the end of the stream.
 
         The socket is non-blocking (it has a timeout): wait for data up to that timeout.
         """
-        timeout = sock.gettimeout()
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
+        timeout = self.sock.gettimeout()
         while True:
             try:
-                moved = os.splice(sock.fileno(), self.write_fd, want, flags=_SPLICE_FLAGS)
+                return os.splice(self.sock.fileno(), self.write_fd, want, flags=_SPLICE_FLAGS)
             except BlockingIOError:
-                if not poller.poll(None if timeout is None else timeout * 1000):
+                if not self._poller.poll(None if timeout is None else timeout * 1000):
                     raise TimeoutError(f"no data for {timeout} s") from None
-                continue
-            self.held += moved
-            return moved
 
     def drain_to(self, fd: int, position: int, count: int) -> None:
         """Splice ``count`` bytes the pipe holds into ``fd`` at ``position``."""
         while count:
             done = os.splice(self.read_fd, fd, count, offset_dst=position)
-            self.held -= done
             position += done
             count -= done
 
-    def copy_to(self, fd: int, position: int, count: int) -> None:
-        """Read ``count`` bytes the pipe holds and ``pwrite`` them at ``position``."""
+    def read(self, count: int) -> bytes:
+        """The ``count`` bytes the pipe holds (for a file system that refuses ``splice``)."""
+        chunks = []
         while count:
-            data = os.read(self.read_fd, count)
-            self.held -= len(data)
-            written = 0
-            while written < len(data):
-                written += os.pwrite(fd, data[written:], position + written)
-            position += len(data)
-            count -= len(data)
+            chunks.append(os.read(self.read_fd, count))
+            count -= len(chunks[-1])
+        return b"".join(chunks)
 
     def close(self) -> None:
         os.close(self.read_fd)
