@@ -9,6 +9,7 @@ the contract suite.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -182,6 +183,22 @@ def test_plain_http_bodies_are_spliced_into_the_file_unless_turned_off(
     target, _ = download(store, tmp_path)
     assert target.read_bytes() == BODY
     assert (len(calls) > 0) == store.zero_copy
+
+
+def test_a_file_system_refusing_splice_falls_back_to_copying(
+    store: S3Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_splice = os.splice
+
+    def no_splice_into_files(*args: object, **kwargs: object) -> int:
+        if "offset_dst" in kwargs:  # pipe -> file: what this file system refuses
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_splice(*args, **kwargs)  # type: ignore[arg-type]  # passed through
+
+    monkeypatch.setattr(os, "splice", no_splice_into_files)
+    target, _ = download(store, tmp_path)
+    assert target.read_bytes() == BODY
+    assert not store._downloader.zero_copy  # the rest of this store's downloads copy
 
 
 def test_200_with_content_range_is_accepted_as_a_partial_answer(
