@@ -363,6 +363,9 @@ class Tool:
     # The peak RSS to report instead of the tool process's own (e.g. a server's),
     # read right after each run and before ``after``.
     peak_rss_mib: Callable[[], float] | None = None
+    # CPU seconds another process spent on this run (e.g. the server a client talks
+    # to), added to the tool's own; read right after each run and before ``after``.
+    extra_cpu_seconds: Callable[[], float] | None = None
     # Folders whose disk use is sampled (every 10 ms) during the untimed warm-up
     # run (or the first run without one): the peak is reported as "peak disk".
     disk_paths: tuple[Path, ...] = ()
@@ -436,6 +439,9 @@ def run_case(
             peak_disk[tool.name] = round(peak() / MiB, 1)
         if tool.peak_rss_mib is not None:
             sample = Sample(sample.seconds, sample.cpu_seconds, tool.peak_rss_mib())
+        if tool.extra_cpu_seconds is not None:
+            cpu = sample.cpu_seconds + tool.extra_cpu_seconds()
+            sample = Sample(sample.seconds, cpu, sample.peak_rss_mib)
         if tool.after:
             tool.after()
         return sample

@@ -2,8 +2,10 @@
 
 The server is a real ``ivrimeet serve --no-worker`` (SQLite, the bench's rclone
 bucket) started fresh before every run; the timed process is a small
-``http.client`` uploader (``bench/api_client.py``) and the reported peak RSS is
-the *server's* (``VmHWM``), which must stay under the target whatever the size.
+``http.client`` uploader (``bench/api_client.py``); the reported peak RSS is
+the *server's* (``VmHWM``), which must stay under the target whatever the size,
+and the CPU is the client's plus what the server spent from ready to answered
+(both processes share the machine with the S3 server, so both cost wall time).
 Both tools send the same bytes: a WAV header over random samples.
 """
 
@@ -71,6 +73,7 @@ class _ApiServer:
             },
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self._cpu_at_ready = 0.0
         # One port for every restart, so the client's argv stays valid.
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -91,6 +94,7 @@ class _ApiServer:
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:  # noqa: S310  # our own loopback URL
                     if answer.status == 200:
+                        self._cpu_at_ready = self._cpu_seconds()
                         return
             except OSError:
                 pass
@@ -104,6 +108,16 @@ class _ApiServer:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmHWM for the API server")
+
+    def _cpu_seconds(self) -> float:
+        assert self.process is not None
+        # /proc/PID/stat: utime and stime are fields 14 and 15, after "(comm)".
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_since_ready(self) -> float:
+        """CPU seconds the server spent since it answered ``/readyz`` (its start-up excluded)."""
+        return self._cpu_seconds() - self._cpu_at_ready
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -137,6 +151,7 @@ def prepare(ctx: Context, size: int) -> list[Tool]:
             env={"IVRIMEET_API_TOKEN": TOKEN},
             after=server.restart,
             peak_rss_mib=server.peak_rss_mib,
+            extra_cpu_seconds=server.cpu_since_ready,
         ),
         Tool(
             "obstore put(iterator)",
