@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 from collections.abc import Mapping
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "tune_for_streaming"]
@@ -35,11 +36,14 @@ _M_MMAP_THRESHOLD = -3
 _OPERATOR_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
 
 
-def tune_for_streaming(environ: Mapping[str, str]) -> bool:
+def tune_for_streaming(environ: Mapping[str, str] | None = None) -> bool:
     """Set the two thresholds above; True if they were set.
 
-    ``environ``: the process environment, checked for the operator's own allocator settings.
+    ``environ``: where to look for the operator's own allocator settings (default:
+    this process's environment; glibc's variables, not ivrimeet's configuration).
     """
+    if environ is None:
+        environ = os.environ  # noqa: TID251  # glibc reads these, so must we
     overridden = [name for name in _OPERATOR_SETTINGS if name in environ]
     if overridden:
         logger.debug("allocator.untouched set_by=%s", ",".join(overridden))

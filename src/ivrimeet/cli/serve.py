@@ -39,8 +39,6 @@ def serve(
     queue, or Redis with REDIS_URL), so one `ivrimeet serve` is a complete
     service; scaled-out deployments run API-only replicas plus `ivrimeet worker`.
     """
-    import os
-
     import uvicorn
 
     from ivrimeet.allocator import tune_for_streaming
@@ -59,7 +57,7 @@ def serve(
         host = "127.0.0.1"
         logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: binding 127.0.0.1 only")
     bind_host = host or "0.0.0.0"  # noqa: S104  # token set: public bind is the point
-    tune_for_streaming(os.environ)
+    tune_for_streaming()
     services = build_services(settings)
     worker = None
     if not no_worker:

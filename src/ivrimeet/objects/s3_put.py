@@ -12,7 +12,10 @@ upload, made once, reused for every part and unmapped at the end, whatever
 the body's length (fresh buffers per part, as before, left the allocator
 holding on to freed ones: ~30 MiB above the parts themselves). Each byte is
 copied once, from the body into a buffer (``readinto`` where the body has it),
-and sent from there by ``http.client`` (``s3_http.py``) with its CRC32.
+and sent from there by ``http.client`` (``s3_http.py``) with its CRC32C
+(``x-amz-checksum-crc32c``, which S3 verifies before it stores the part): the
+SSE4.2 instruction computes it at ~20 GiB/s here, zlib's CRC32 at ~4 GiB/s,
+which was 18 % of the API server's CPU during an upload (README, Performance).
 
 A body that fits in one part is one PutObject; anything longer a multipart
 upload, aborted on any failure (also ``KeyboardInterrupt`` or an error raised
@@ -21,6 +24,7 @@ by the body) so no object and no open upload remain.
 
 from __future__ import annotations
 
+import base64
 import logging
 import mmap
 import xml.etree.ElementTree as ET
@@ -31,12 +35,31 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
+import crc32c
+
 from ivrimeet.errors import PermissionDeniedError
 from ivrimeet.objects.chunks import OverLimit, PartReader
-from ivrimeet.objects.s3_http import Answer, S3Http, crc32_header
+from ivrimeet.objects.s3_http import Answer, S3Http
 from ivrimeet.objects.store import ProgressCallback
 
-__all__ = ["MAX_PARTS", "Uploaded", "abort", "part_buffers", "put_single", "upload_parts"]
+__all__ = [
+    "CHECKSUM_HEADER",
+    "MAX_PARTS",
+    "Uploaded",
+    "abort",
+    "checksum",
+    "part_buffers",
+    "put_single",
+    "upload_parts",
+]
+
+CHECKSUM_HEADER: Final = "x-amz-checksum-crc32c"
+
+
+def checksum(data: memoryview | bytes | bytearray) -> str:
+    """The ``x-amz-checksum-crc32c`` value of ``data`` (base64 of the big-endian CRC32C)."""
+    return base64.b64encode(crc32c.crc32c(data).to_bytes(4, "big")).decode("ascii")
+
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +102,8 @@ def put_single(
     content_type: str | None,
     extra_headers: dict[str, str] | None = None,
 ) -> Uploaded:
-    """One PutObject of ``data`` with its CRC32."""
-    headers = {"x-amz-checksum-crc32": crc32_header(data), **(extra_headers or {})}
+    """One PutObject of ``data`` with its CRC32C."""
+    headers = {CHECKSUM_HEADER: checksum(data), **(extra_headers or {})}
     if content_type:
         headers["Content-Type"] = content_type
     answer = http.send("PUT", key, operation="PutObject", headers=headers, body=data)
@@ -99,7 +122,7 @@ def _xml(answer: Answer, tag: str) -> str | None:
 class _Part:
     number: int
     etag: str
-    crc32: str
+    checksum: str
     size: int
 
 
@@ -120,7 +143,7 @@ def upload_parts(
 
     ``buffers`` are the free buffers; at most ``concurrency`` parts are in flight.
     """
-    headers = {"x-amz-checksum-algorithm": "CRC32"}
+    headers = {"x-amz-checksum-algorithm": "CRC32C"}
     if content_type:
         headers["Content-Type"] = content_type
     created = http.send(
@@ -135,7 +158,7 @@ def upload_parts(
         )
         listing = "".join(
             f"<Part><PartNumber>{p.number}</PartNumber><ETag>{_xml_text(p.etag)}</ETag>"
-            f"<ChecksumCRC32>{p.crc32}</ChecksumCRC32></Part>"
+            f"<ChecksumCRC32C>{p.checksum}</ChecksumCRC32C></Part>"
             for p in parts
         )
         document = f'<CompleteMultipartUpload xmlns="{_S3_NS}">{listing}</CompleteMultipartUpload>'
@@ -176,7 +199,7 @@ def _send_parts(
             key,
             operation="UploadPart",
             query=f"partNumber={number}&{query}",
-            headers={"x-amz-checksum-crc32": (crc := crc32_header(data))},
+            headers={CHECKSUM_HEADER: (crc := checksum(data))},
             body=data,
         )
         etag = answer.header("ETag")
