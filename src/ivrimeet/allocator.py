@@ -6,9 +6,10 @@ glibc's defaults the top of the heap is returned to the kernel as soon as
 512 KiB there are free, and taken back for the next chunks: every page is
 faulted in and zeroed again, about a tenth of the server's CPU during an
 upload. Keeping up to ``TRIM_THRESHOLD`` of freed heap instead, and serving
-blocks below ``MMAP_THRESHOLD`` from the heap, cut the server's CPU per GiB
-uploaded by 12 % (``bench/run.py --only upload-api``: 3.06 -> 2.69 CPU s/GiB,
-client and server, peak RSS unchanged at 137 MiB; README, Performance).
+blocks below ``MMAP_THRESHOLD`` from the heap, took the CPU per GiB uploaded
+through the API from 3.04-3.08 to 2.15-2.53 s (``bench/run.py --only upload``,
+uploader and server, two rounds of 3 runs each; peak RSS unchanged at 137 MiB;
+README, Upload performance).
 
 Only glibc has ``mallopt`` (elsewhere nothing is changed), and an operator's own
 ``MALLOC_*_`` or ``GLIBC_TUNABLES`` settings win: then nothing is changed either.
