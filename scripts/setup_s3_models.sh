@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepare an S3 bucket for ivrimeet (models, recordings, snippets), as the docs promise:
-#   scripts/setup_s3_models.sh BUCKET REGION [--create-user NAME]
+#   setup_s3_models.sh BUCKET REGION [--create-user NAME]
+# Installed on PATH by `pip install` (and at /app/scripts/ in the container images);
+# it is the same as `ivrimeet setup-bucket BUCKET --region REGION [--create-user NAME]`.
 # Creates the bucket if missing, blocks public access, sets default encryption and a
 # lifecycle rule aborting incomplete multipart uploads. Safe to run again.
 # Credentials and S3_ENDPOINT_URL come from the environment, as for ivrimeet itself.

@@ -190,3 +190,31 @@ def test_wrong_secret_key_yields_the_signature_message_without_the_secret(
     for secret in (TEST_SECRET_KEY, user.secret_access_key):
         assert secret not in str(caught.value)
         assert secret not in caplog.text
+
+
+def test_moto_evaluates_list_objects_as_s3_list_bucket_like_aws(moto_iam: MotoIam) -> None:
+    """AWS authorises ListObjects/ListObjectsV2 with ``s3:ListBucket`` on the bucket ARN.
+
+    moto 5.2.6 started evaluating S3 calls by operation name (``s3:ListObjectsV2``,
+    ``s3:HeadObject``), so the documented policy looked wrong; the lock pins a moto
+    that evaluates the way AWS does. This names the cause if an upgrade brings it back.
+    """
+    bucket = moto_iam.new_bucket()
+    user = moto_iam.create_user(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+            ],
+        }
+    )
+    store = store_as(moto_iam, bucket, user)
+
+    try:
+        listed = list(store.list("models/"))
+    except PermissionDeniedError as exc:
+        pytest.fail(
+            "moto refused ListObjectsV2 under s3:ListBucket, which AWS allows: this moto "
+            f"release authorises by operation name; keep the version pinned in requirements.lock ({exc})"
+        )
+    assert listed == []

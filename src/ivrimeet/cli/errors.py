@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from typer._click.core import Context  # typer vendors click; invoke() takes its Context
 from typer.core import TyperGroup
 
 from ivrimeet.errors import IvrimeetError
@@ -19,7 +18,7 @@ class IvrimeetGroup(TyperGroup):
     With ``--debug`` on the root command the traceback is shown instead.
     """
 
-    def invoke(self, ctx: Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except IvrimeetError as exc:

@@ -20,8 +20,23 @@ __all__ = ["app", "build_app", "main"]
 app: typer.Typer  # the full app, built by __getattr__ on first use
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"ivrimeet {version('ivrimeet')}")
+        raise typer.Exit()
+
+
 def _root(
     ctx: typer.Context,
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
