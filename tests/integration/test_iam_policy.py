@@ -215,6 +215,7 @@ def test_moto_evaluates_list_objects_as_s3_list_bucket_like_aws(moto_iam: MotoIa
     except PermissionDeniedError as exc:
         pytest.fail(
             "moto refused ListObjectsV2 under s3:ListBucket, which AWS allows: this moto "
-            f"release authorises by operation name; keep the version pinned in requirements.lock ({exc})"
+            "release authorises by operation name; keep the version pinned in "
+            f"requirements.lock ({exc})"
         )
     assert listed == []
