@@ -84,6 +84,9 @@ class IvrimeetError(Exception):
     ``summary`` is the first line (what failed, on which object); ``details`` are
     indented lines of evidence (server code, request id, where credentials came
     from); ``hints`` are the "What to do" bullet points.
+
+    What to do: read the message: its first line says what failed, the indented lines why,
+    and its "What to do" lines the next step; `--debug` shows the traceback.
     """
 
     code: str = "error"
@@ -125,14 +128,21 @@ class IvrimeetError(Exception):
 
 
 class ConfigurationError(IvrimeetError, ValueError):
-    """A setting is missing, malformed or contradicts another."""
+    """A setting is missing, malformed or contradicts another.
+
+    What to do: fix the variables the message names (environment or `.env`), then retry;
+    `ivrimeet config` shows every value and where it came from.
+    """
 
     code = "configuration"
     exit_code = 2
 
 
 class WrongRegionError(ConfigurationError):
-    """The bucket exists but in another region than ``S3_REGION`` says."""
+    """The bucket exists but in another region than ``S3_REGION`` says.
+
+    What to do: set `S3_REGION` to the region the message names (the bucket's own).
+    """
 
     code = "wrong_region"
 
@@ -141,7 +151,11 @@ class WrongRegionError(ConfigurationError):
 
 
 class AccessError(IvrimeetError, PermissionError):
-    """Credentials or permissions stop the operation."""
+    """Credentials or permissions stop the operation.
+
+    What to do: run `ivrimeet doctor`: it names the credentials in use and tries every
+    permission.
+    """
 
     code = "access"
     http_status = 503
@@ -149,26 +163,42 @@ class AccessError(IvrimeetError, PermissionError):
 
 
 class CredentialsError(AccessError):
-    """No credentials found, or the endpoint rejects them (unknown key, bad secret, expired)."""
+    """No credentials found, or the endpoint rejects them (unknown key, bad secret, expired).
+
+    What to do: check `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (or the profile or role
+    behind them) against the endpoint, refresh an expired session token, then run `ivrimeet
+    doctor`.
+    """
 
     code = "credentials"
 
 
 class PermissionDeniedError(AccessError):
-    """The identity is known but lacks a permission (S3 ``AccessDenied``)."""
+    """The identity is known but lacks a permission (S3 ``AccessDenied``).
+
+    What to do: allow the IAM action on the resource the message names (`ivrimeet iam-policy
+    BUCKET` prints the whole policy), then run `ivrimeet doctor`.
+    """
 
     code = "permission_denied"
 
 
 class ApiTokenError(AccessError):
-    """An API request came without the right ``Authorization: Bearer`` token."""
+    """An API request came without the right ``Authorization: Bearer`` token.
+
+    What to do: send `Authorization: Bearer <IVRIMEET_API_TOKEN>`; never put the token in
+    the URL.
+    """
 
     code = "unauthorized"
     http_status = 401
 
 
 class UrlSignatureError(AccessError):
-    """A signed local-file URL has a wrong signature or has expired."""
+    """A signed local-file URL has a wrong signature or has expired.
+
+    What to do: ask the API for a fresh URL (links expire after 15 minutes).
+    """
 
     code = "bad_signature"
     http_status = 403
@@ -178,7 +208,10 @@ class UrlSignatureError(AccessError):
 
 
 class NotFoundError(IvrimeetError, FileNotFoundError):
-    """Something named does not exist."""
+    """Something named does not exist.
+
+    What to do: check the name or id in the message.
+    """
 
     code = "not_found"
     http_status = 404
@@ -186,26 +219,42 @@ class NotFoundError(IvrimeetError, FileNotFoundError):
 
 
 class BucketNotFoundError(NotFoundError):
-    """``S3_BUCKET`` names a bucket that does not exist on the endpoint."""
+    """``S3_BUCKET`` names a bucket that does not exist on the endpoint.
+
+    What to do: check `S3_BUCKET` and `S3_ENDPOINT_URL`, or create the bucket with `ivrimeet
+    setup-bucket BUCKET`.
+    """
 
     code = "bucket_not_found"
     http_status = 503
 
 
 class ObjectNotFoundError(NotFoundError):
-    """No object at that key."""
+    """No object at that key.
+
+    What to do: check the key; it may have been deleted with its meeting.
+    """
 
     code = "object_not_found"
 
 
 class ModelNotFoundError(NotFoundError):
-    """The model is in neither the bucket nor on Hugging Face."""
+    """The model is in neither the bucket nor on Hugging Face.
+
+    What to do: check the repo id and revision; for a gated model set `HF_TOKEN` and accept
+    its conditions on huggingface.co, or `ivrimeet models pull REPO` from a machine that
+    reaches Hugging Face.
+    """
 
     code = "model_not_found"
 
 
 class MeetingNotFoundError(NotFoundError):
-    """No meeting (or speaker of a meeting) with that id."""
+    """No meeting (or speaker of a meeting) with that id.
+
+    What to do: list meetings (`GET /api/meetings`) for the right id; a deleted meeting is
+    gone.
+    """
 
     code = "meeting_not_found"
 
@@ -214,7 +263,11 @@ class MeetingNotFoundError(NotFoundError):
 
 
 class ConflictError(IvrimeetError):
-    """The operation lost a race or contradicts current state."""
+    """The operation lost a race or contradicts current state.
+
+    What to do: wait for the current state to change (e.g. the meeting to be `done`) and
+    retry.
+    """
 
     code = "conflict"
     http_status = 409
@@ -222,7 +275,10 @@ class ConflictError(IvrimeetError):
 
 
 class AlreadyExistsError(ConflictError, FileExistsError):
-    """A create-only write found the key already there."""
+    """A create-only write found the key already there.
+
+    What to do: nothing: another process wrote the same key first; read what it wrote.
+    """
 
     code = "already_exists"
 
@@ -231,7 +287,11 @@ class AlreadyExistsError(ConflictError, FileExistsError):
 
 
 class UnsupportedError(IvrimeetError):
-    """The storage server cannot do what was asked."""
+    """The storage server cannot do what was asked.
+
+    What to do: use an S3 server that supports the operation, or skip the step it belongs
+    to.
+    """
 
     code = "unsupported"
     http_status = 501
@@ -239,7 +299,12 @@ class UnsupportedError(IvrimeetError):
 
 
 class CreateOnlyUnsupportedError(UnsupportedError):
-    """The server ignores or refuses ``If-None-Match: *`` on PutObject."""
+    """The server ignores or refuses ``If-None-Match: *`` on PutObject.
+
+    What to do: use a server that honours create-only writes (AWS S3, R2, MinIO) when
+    several replicas start at once; otherwise identical copies may be uploaded twice, which
+    is harmless.
+    """
 
     code = "create_only_unsupported"
 
@@ -248,7 +313,11 @@ class CreateOnlyUnsupportedError(UnsupportedError):
 
 
 class IntegrityError(IvrimeetError):
-    """Bytes do not hash or measure to what they should: corrupt or truncated."""
+    """Bytes do not hash or measure to what they should: corrupt or truncated.
+
+    What to do: run `ivrimeet models verify`; remove a corrupt model with `ivrimeet models
+    rm REPO@COMMIT` and pull it again, and find out who can write the bucket.
+    """
 
     code = "integrity"
     http_status = 502
@@ -259,7 +328,10 @@ class IntegrityError(IvrimeetError):
 
 
 class CapacityError(IvrimeetError):
-    """Something is too big for the room it has."""
+    """Something is too big for the room it has.
+
+    What to do: free space or raise the limit the message names.
+    """
 
     code = "capacity"
     http_status = 507
@@ -267,13 +339,20 @@ class CapacityError(IvrimeetError):
 
 
 class DiskFullError(CapacityError, OSError):
-    """Not enough free local disk for a restore or temporary file."""
+    """Not enough free local disk for a restore or temporary file.
+
+    What to do: point `IVRIMEET_TMP_DIR` at a larger volume or free space there; `ivrimeet
+    doctor` shows what is free.
+    """
 
     code = "disk_full"
 
 
 class SizeLimitError(CapacityError):
-    """An upload is larger than its configured limit."""
+    """An upload is larger than its configured limit.
+
+    What to do: send a smaller recording, or raise `MAX_UPLOAD_BYTES` on the server.
+    """
 
     code = "too_large"
     http_status = 413
@@ -283,7 +362,10 @@ class SizeLimitError(CapacityError):
 
 
 class InvalidInputError(IvrimeetError, ValueError):
-    """Input is malformed or hostile."""
+    """Input is malformed or hostile.
+
+    What to do: fix the input the message names; nothing was stored.
+    """
 
     code = "invalid_input"
     http_status = 422
@@ -291,19 +373,31 @@ class InvalidInputError(IvrimeetError, ValueError):
 
 
 class InvalidKeyError(InvalidInputError):
-    """An object key has ``..``, an absolute path, control characters or is too long."""
+    """An object key has ``..``, an absolute path, control characters or is too long.
+
+    What to do: use a key without `..`, absolute paths, control characters or empty
+    segments, at most 1024 bytes.
+    """
 
     code = "invalid_key"
 
 
 class InvalidRepoIdError(InvalidInputError):
-    """A model repo id, revision or file path fails validation."""
+    """A model repo id, revision or file path fails validation.
+
+    What to do: use a Hugging Face repo id of the form `org/name` (and a plain branch, tag
+    or commit as revision).
+    """
 
     code = "invalid_repo_id"
 
 
 class UnsupportedMediaError(InvalidInputError):
-    """The upload is not audio or video, or cannot be decoded."""
+    """The upload is not audio or video, or cannot be decoded.
+
+    What to do: send an audio or video file that ffmpeg decodes (WAV, MP3, M4A, Ogg, FLAC,
+    WebM...).
+    """
 
     code = "unsupported_media"
     http_status = 415
@@ -313,7 +407,11 @@ class UnsupportedMediaError(InvalidInputError):
 
 
 class UnavailableError(IvrimeetError, ConnectionError):
-    """A dependency did not answer."""
+    """A dependency did not answer.
+
+    What to do: check that the dependency the message names is up and reachable, then retry;
+    jobs retry by themselves.
+    """
 
     code = "unavailable"
     http_status = 503
@@ -321,25 +419,41 @@ class UnavailableError(IvrimeetError, ConnectionError):
 
 
 class StorageUnavailableError(UnavailableError):
-    """The S3 endpoint is unreachable, timed out or keeps answering 5xx."""
+    """The S3 endpoint is unreachable, timed out or keeps answering 5xx.
+
+    What to do: check `S3_ENDPOINT_URL` and the network to it; retry once the endpoint
+    answers.
+    """
 
     code = "storage_unavailable"
 
 
 class HubUnavailableError(UnavailableError):
-    """Hugging Face is unreachable or answering errors."""
+    """Hugging Face is unreachable or answering errors.
+
+    What to do: retry when Hugging Face answers; models already in the bucket load without
+    it.
+    """
 
     code = "hub_unavailable"
 
 
 class DatabaseUnavailableError(UnavailableError):
-    """The metadata database cannot be reached."""
+    """The metadata database cannot be reached.
+
+    What to do: check that the database is up and `DATABASE_URL` is right (or that the
+    SQLite file's directory exists); the service recovers without a restart.
+    """
 
     code = "database_unavailable"
 
 
 class QueueUnavailableError(UnavailableError):
-    """The job queue (Redis, or the SQLite queue file) cannot be reached."""
+    """The job queue (Redis, or the SQLite queue file) cannot be reached.
+
+    What to do: check that Redis is up and `REDIS_URL` is right (or that the data dir is
+    writable); stranded meetings are re-queued by themselves.
+    """
 
     code = "queue_unavailable"
 
@@ -348,7 +462,11 @@ class QueueUnavailableError(UnavailableError):
 
 
 class LeaseTimeoutError(IvrimeetError, TimeoutError):
-    """Waited too long for another process to finish filling a model."""
+    """Waited too long for another process to finish filling a model.
+
+    What to do: look at the logs of the process filling the model (its lease is in the
+    message); `ivrimeet models gc` removes expired leases.
+    """
 
     code = "lease_timeout"
     http_status = 503
