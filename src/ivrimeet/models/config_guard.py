@@ -12,18 +12,25 @@ Two files in a closure tell a library what to instantiate:
 
 A tampered file in the bucket must not run code. ``check_pipeline_config`` and
 ``check_hyperparams`` read the YAML without constructing anything (PyYAML's
-composer only builds nodes) and raise ``InvalidInputError`` naming the first
-offending entry. They run before any loader sees the file, on restore and on
-fill.
+composer only builds nodes), resolve every named target the way the loader
+will and check the object reached against an exact allowlist (``targets.py``:
+``torch.nn.parallel.distributed.os.system`` is ``os.system``, whatever its
+prefix), and raise ``InvalidInputError`` naming the first offending entry.
+``!module:`` and ``!include:`` are refused outright, and so is a ``!ref`` that
+reads an attribute (HyperPyYAML turns it into ``getattr``). The checks run
+before any loader sees the file, on restore and on fill (a refused file is
+never stored).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivrimeet.errors import InvalidInputError, InvalidRepoIdError
 from ivrimeet.models.repo_ids import validate_repo_id
+from ivrimeet.models.targets import TargetRefused, check_hyperparams_target, check_pipeline_class
 
 if TYPE_CHECKING:
     import yaml
@@ -33,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALLOWED_PIPELINES",
-    "ALLOWED_SPEECHBRAIN_TARGETS",
     "check_hyperparams",
     "check_pipeline_config",
     "guard_cache",
@@ -45,31 +51,18 @@ ALLOWED_PIPELINES = frozenset(
         "pyannote.audio.pipelines.SpeakerDiarization",
         "pyannote.audio.pipelines.speaker_diarization.SpeakerDiarization",
         "pyannote.audio.pipelines.VoiceActivityDetection",
-        "pyannote.audio.pipelines.OverlappedSpeechDetection",
-        "pyannote.audio.pipelines.Resegmentation",
         "pyannote.audio.pipelines.SpeechSeparation",
     }
 )
-"""Pipeline classes a ``config.yaml`` may name (``pipeline.name``)."""
+"""Pipeline paths a ``config.yaml`` may name (``pipeline.name``); each is then resolved
+and must be one of ``targets.PIPELINE_CLASSES``."""
 
-ALLOWED_SPEECHBRAIN_TARGETS = (
-    "speechbrain.lobes.",
-    "speechbrain.nnet.",
-    "speechbrain.processing.",
-    "speechbrain.decoders.",
-    "speechbrain.dataio.encoder.",
-    "speechbrain.dataio.preprocess.",
-    "speechbrain.utils.parameter_transfer.Pretrainer",
-    "torch.nn.",
-)
-"""Prefixes of what HyperPyYAML may import: model building blocks only.
-
-Deliberately not all of ``speechbrain.``: ``speechbrain.utils.superpowers.run_shell``
-runs shell commands and ``speechbrain.utils.fetching`` downloads from any URL.
-"""
-
-_CODE_TAGS = ("!new:", "!name:", "!apply:", "!module:")
-_SAFE_TAGS = frozenset({"!ref", "!copy", "!tuple", "!applyref"})
+# Tags whose suffix HyperPyYAML hands to pydoc.locate, then constructs or calls.
+_CODE_TAGS = ("!new:", "!name:", "!apply:", "!applyref:")
+_REF_TAGS = frozenset({"!ref", "!copy"})
+_SAFE_TAGS = frozenset({*_REF_TAGS, "!tuple"})
+# "<model.attr>" in a !ref becomes "!apply:getattr [model, attr]" inside HyperPyYAML.
+_REFERENCE = re.compile(r"<([^<>]*)>")
 _PLAIN_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
     for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge")
@@ -119,6 +112,10 @@ def check_pipeline_config(text: str, *, source: str = "config.yaml") -> dict[str
         raise _refuse(
             source, f"pipeline.name {str(name)[:200]!r} is not an allowed pyannote pipeline"
         )
+    try:
+        check_pipeline_class(name)
+    except TargetRefused as exc:
+        raise _refuse(source, f"pipeline.name {exc}") from exc
     if "preprocessors" in config:
         raise _refuse(source, "'preprocessors' may import any class or read local files")
     params = config["pipeline"].get("params", {})
@@ -188,11 +185,14 @@ def _check_node(node: yaml.Node, source: str) -> None:
     tag = node.tag or ""
     if tag.startswith("!"):
         if tag.startswith(_CODE_TAGS):
-            target = tag.split(":", 1)[1]
-            if not target.startswith(ALLOWED_SPEECHBRAIN_TARGETS):
-                raise _refuse(
-                    source, f"{tag[:200]} would run {target[:200]!r}, which is not allowed"
-                )
+            try:
+                check_hyperparams_target(tag.split(":", 1)[1])
+            except TargetRefused as exc:
+                raise _refuse(source, f"{tag[:200]} would run {exc}") from exc
+        elif tag.startswith("!module:"):
+            raise _refuse(source, f"{tag[:200]} would import the module {tag[8:][:200]!r}")
+        elif tag in _REF_TAGS and isinstance(node, yaml.ScalarNode):
+            _check_reference(str(node.value), tag, source)
         elif tag not in _SAFE_TAGS:
             raise _refuse(source, f"tag {tag[:200]} is not allowed")
     elif tag not in _PLAIN_TAGS:
@@ -211,6 +211,16 @@ def _check_node(node: yaml.Node, source: str) -> None:
         for key, value in node.value:
             _check_node(key, source)
             _check_node(value, source)
+
+
+def _check_reference(value: str, tag: str, source: str) -> None:
+    for reference in _REFERENCE.findall(value):
+        if "." in reference:
+            raise _refuse(
+                source,
+                f"{tag} {value[:200]!r} reads an attribute of an object "
+                "(HyperPyYAML turns it into a getattr call)",
+            )
 
 
 def guard_cache(cache_dir: Path) -> int:
