@@ -71,11 +71,24 @@ def test_expired_lease_is_taken_over_with_a_new_generation_never_a_delete(
     assert objects.exists(old), "the previous holder's lease is left alone"
 
 
-def test_lease_of_a_dead_process_on_this_host_is_free_before_expiry(
+def _here(**changes: object) -> dict[str, object]:
+    """A holder in our boot and PID namespace (its pid checkable from here)."""
+    me = current_process()
+    holder: dict[str, object] = {
+        "host": me.host,
+        "boot": me.boot,
+        "pid_ns": me.pid_ns,
+        "instance": "0123456789abcdef",
+    }
+    holder.update(changes)
+    return holder
+
+
+def test_lease_of_a_dead_process_in_our_pid_namespace_is_free_before_expiry(
     objects: LocalStore, clock: FakeClock
 ) -> None:
     me = current_process()
-    _foreign_lease(objects, 0, expires=clock.now() + 3600, host=me.host, pid=me.pid, started=1)
+    _foreign_lease(objects, 0, expires=clock.now() + 3600, **_here(pid=me.pid, started=1))
 
     taken = _leases(objects, clock).acquire(REPO, "main")
 
@@ -83,12 +96,31 @@ def test_lease_of_a_dead_process_on_this_host_is_free_before_expiry(
 
 
 def test_live_process_on_this_host_keeps_its_lease(objects: LocalStore, clock: FakeClock) -> None:
+    _foreign_lease(objects, 0, expires=clock.now() + 3600, **_here(pid=os.getppid(), started=0))
+
+    assert _leases(objects, clock).acquire(REPO, "main") is None
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        {"pid_ns": 1},  # another container on this host (host networking, shared volume)
+        {"boot": "0" * 32},  # this host before a reboot, or another machine's clone
+        {"boot": "", "pid_ns": 0},  # written without either: nothing to check it by
+    ],
+)
+def test_a_pid_of_another_pid_namespace_is_never_looked_up_here(
+    objects: LocalStore, clock: FakeClock, elsewhere: dict[str, object]
+) -> None:
+    # Our own pid with another start time would be "gone" if it meant anything here.
     me = current_process()
     _foreign_lease(
-        objects, 0, expires=clock.now() + 3600, host=me.host, pid=os.getppid(), started=0
+        objects, 0, expires=clock.now() + 3600, **_here(pid=me.pid, started=1, **elsewhere)
     )
 
     assert _leases(objects, clock).acquire(REPO, "main") is None
+    clock.advance(3601)
+    assert _leases(objects, clock).acquire(REPO, "main") is not None
 
 
 def test_release_removes_only_the_holders_own_key(objects: LocalStore, clock: FakeClock) -> None:

@@ -2,12 +2,15 @@
 
 A lease is a small JSON object written create-only at::
 
-    leases/<org>/<name>/<revision>/<generation>      {"owner": …, "host": …, "pid": …,
+    leases/<org>/<name>/<revision>/<generation>      {"owner": …, "instance": …, "host": …,
+                                                      "boot": …, "pid_ns": …, "pid": …,
                                                       "started": …, "expires": <epoch s>}
 
 Acquiring means creating the next generation after the highest one present,
-and only when that one is free: expired, or held by a process on this host that
-is not running any more (a ``kill -9`` need not wait for the expiry). Two
+and only when that one is free: expired, or held by a process that is provably
+gone (same boot and PID namespace as ours, and not running any more: a
+``kill -9`` need not wait for the expiry; see ``processes.py``). A holder in
+another container or on another machine cannot be checked: its expiry decides. Two
 processes racing for the same generation both try a create-only put; exactly one
 wins. Taking over is therefore another create-only put, never an overwrite or a
 delete of someone else's lease. The holder deletes only its own key when done.
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,7 +47,7 @@ from ivrimeet.errors import (
 )
 from ivrimeet.models.clock import Clock
 from ivrimeet.models.layout import BucketLayout
-from ivrimeet.models.processes import ProcessIdentity, current_process, is_running
+from ivrimeet.models.processes import ProcessIdentity, current_process, provably_gone
 from ivrimeet.objects.store import ObjectStore
 
 __all__ = ["Lease", "LeaseHolder", "Leases"]
@@ -62,8 +64,8 @@ class LeaseHolder:
     expires: float
 
     def is_free(self, now: float) -> bool:
-        """True once expired, or when its process on this host is gone."""
-        return now >= self.expires or not is_running(self.process)
+        """True once expired, or when its process is provably gone."""
+        return now >= self.expires or provably_gone(self.process)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,10 @@ def _body(holder: LeaseHolder) -> bytes:
     return json.dumps(
         {
             "owner": holder.owner,
+            "instance": process.instance,
             "host": process.host,
+            "boot": process.boot,
+            "pid_ns": process.pid_ns,
             "pid": process.pid,
             "started": process.started,
             "expires": holder.expires,
@@ -121,7 +126,13 @@ class Leases:
             return LeaseHolder(
                 owner=str(raw["owner"]),
                 process=ProcessIdentity(
-                    host=str(raw["host"]), pid=int(raw["pid"]), started=int(raw["started"])
+                    host=str(raw["host"]),
+                    pid=int(raw["pid"]),
+                    started=int(raw["started"]),
+                    # Absent in leases written before instance ids: then only expiry frees them.
+                    instance=str(raw.get("instance", "")),
+                    boot=str(raw.get("boot", "")),
+                    pid_ns=int(raw.get("pid_ns", 0)),
                 ),
                 expires=float(raw["expires"]),
             )
@@ -155,7 +166,7 @@ class Leases:
             return None
         me = current_process()
         mine = LeaseHolder(
-            owner=f"{me.host}/{me.pid}/{secrets.token_hex(4)}",
+            owner=f"{me.host}/{me.pid}/{me.instance}",
             process=me,
             expires=now + self._seconds,
         )
@@ -207,11 +218,15 @@ class Leases:
         """Delete our own lease key."""
         self._objects.delete(lease.key)
 
-    def remove_expired(self, repo: str | None = None) -> list[str]:
-        """Delete lease keys that are free and superseded or free and last (for ``models gc``)."""
+    def remove_expired(self, repo: str | None = None, revision: str | None = None) -> list[str]:
+        """Delete lease keys that are free: expired, or of a provably gone owner.
+
+        ``models gc`` runs it over every lease; a successful load over its own
+        model's (a filler killed after its manifest leaves its lease behind).
+        """
         removed: list[str] = []
         now = self._clock.now()
-        for info in list(self._objects.list(self._layout.leases_prefix(repo))):
+        for info in list(self._objects.list(self._layout.leases_prefix(repo, revision))):
             holder = self._holder(info.key)
             if holder is None or holder.is_free(now):
                 self._objects.delete(info.key)
