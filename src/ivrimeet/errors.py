@@ -16,7 +16,8 @@
     │   ├── ModelNotFoundError
     │   └── MeetingNotFoundError
     ├── ConflictError
-    │   └── AlreadyExistsError (FileExistsError)   lost a create-only race
+    │   ├── AlreadyExistsError (FileExistsError)   lost a create-only race
+    │   └── RunSupersededError                   a processing run was replaced by a newer one
     ├── UnsupportedError                         the server cannot do what was asked
     │   └── CreateOnlyUnsupportedError           server ignores If-None-Match: *
     ├── IntegrityError                           a hash or size does not match
@@ -68,6 +69,7 @@ __all__ = [
     "ObjectNotFoundError",
     "PermissionDeniedError",
     "QueueUnavailableError",
+    "RunSupersededError",
     "SizeLimitError",
     "StorageUnavailableError",
     "UnavailableError",
@@ -281,6 +283,12 @@ class AlreadyExistsError(ConflictError, FileExistsError):
     """
 
     code = "already_exists"
+
+
+class RunSupersededError(ConflictError):
+    """A processing run no longer owns its meeting (reprocessed, deleted, or its claim expired)."""
+
+    code = "run_superseded"
 
 
 # --- unsupported ------------------------------------------------------------

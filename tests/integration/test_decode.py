@@ -206,7 +206,8 @@ def test_wav_header_over_text_is_refused_with_ffmpegs_reason_and_no_url(
         decode_recording(moto_store, KEY)
 
     message = str(caught.value)
-    assert f"Cannot decode recording {KEY}" in message
+    assert "Cannot decode the recording as audio" in message
+    assert f"recording {KEY}" in caught.value.details  # evidence for the log, not the summary
     assert "ffmpeg: " in message
     assert caught.value.http_status == 415
     _assert_no_secrets(message, moto_s3)
@@ -215,7 +216,7 @@ def test_wav_header_over_text_is_refused_with_ffmpegs_reason_and_no_url(
 def test_text_file_is_refused_as_undecodable(local_store: LocalStore, tmp_path: Path) -> None:
     _upload(local_store, write_text_file(tmp_path / "notes.wav"))
 
-    with pytest.raises(UnsupportedMediaError, match="Cannot decode recording"):
+    with pytest.raises(UnsupportedMediaError, match="Cannot decode the recording"):
         decode_recording(local_store, KEY)
 
 

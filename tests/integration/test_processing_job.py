@@ -19,9 +19,10 @@ import pytest
 from ivrimeet.errors import InvalidInputError, UnsupportedMediaError
 from ivrimeet.media.snippets import MP3, OPUS, SnippetFormat, encode
 from ivrimeet.objects import LocalStore, ObjectStore, S3Store
-from ivrimeet.processing.job import ProcessingResult, process_recording, snippet_prefix
+from ivrimeet.processing.job import ProcessingResult, process_recording
 from ivrimeet.processing.models import LoadedModels, ModelHolder
 from ivrimeet.processing.rttm import parse_rttm
+from ivrimeet.processing.run_keys import remove_other_runs
 from ivrimeet.processing.voiceprints import NamedVoiceprint
 from tests.audio import TwoVoiceRecording, ffprobe_audio, write_lying_wav
 from tests.hubrepos import ECAPA_DIMENSION
@@ -50,10 +51,12 @@ def _run(
     *,
     snippet_seconds: float = SNIPPET_SECONDS,
     known: tuple[NamedVoiceprint, ...] = (),
+    run: str = "1",
 ) -> ProcessingResult:
     return process_recording(
         store,
         meeting_id=meeting_id,
+        run=run,
         recording_key=f"audio/{meeting_id}/original.wav",
         pipeline=models.pipeline,
         encoder=models.encoder,
@@ -88,7 +91,7 @@ def test_recording_on_s3_yields_speakers_with_playable_snippets_and_consistent_r
     )
     assert len(result.speakers) >= 1
     for speaker in result.speakers:
-        assert speaker.snippet_key == f"snippets/m1/{speaker.label}.ogg"
+        assert speaker.snippet_key == f"snippets/m1/1/{speaker.label}.ogg"
         probed = ffprobe_audio(moto_store.get_bytes(speaker.snippet_key))
         assert (probed.format_name, probed.codec_name) == ("ogg", "opus")
         assert 0 < probed.duration <= SNIPPET_SECONDS
@@ -101,12 +104,12 @@ def test_recording_on_s3_yields_speakers_with_playable_snippets_and_consistent_r
     assert all(0 <= s.start < s.end <= result.duration_seconds for s in result.segments)
 
     rttm = parse_rttm(moto_store.get_bytes(result.rttm_key).decode())
-    assert result.rttm_key == "results/m1/diarization.rttm"
+    assert result.rttm_key == "results/m1/1/diarization.rttm"
     assert [(t.uri, t.speaker) for t in rttm] == [("m1", s.speaker_label) for s in result.segments]
     assert [round(t.start, 2) for t in rttm] == [round(s.start, 2) for s in result.segments]
 
     document = json.loads(moto_store.get_bytes(result.json_key))
-    assert result.json_key == "results/m1/diarization.json"
+    assert result.json_key == "results/m1/1/diarization.json"
     assert document["meeting_id"] == "m1"
     assert [s["label"] for s in document["speakers"]] == [s.label for s in result.speakers]
     assert [s["snippet_key"] for s in document["speakers"]] == [
@@ -130,25 +133,32 @@ def test_recording_on_s3_yields_speakers_with_playable_snippets_and_consistent_r
         assert secret not in logged
 
 
-def test_reprocessing_overwrites_the_same_keys_and_removes_snippets_of_vanished_speakers(
+def test_each_run_writes_only_its_own_keys_and_the_winner_removes_the_others(
     local_store: LocalStore, tiny_models: LoadedModels, two_voice_recordings: TwoVoiceRecording
 ) -> None:
     _upload(local_store, two_voice_recordings.short_wav)
-    # A speaker an earlier run found (or an earlier model version) and this one does not.
+    # Objects of the old layout (no run) and another meeting's, which must survive.
     local_store.put("snippets/m1/SPEAKER_09.ogg", b"old snippet")
     local_store.put("snippets/m10/SPEAKER_00.ogg", b"another meeting's snippet")
 
-    first = _run(local_store, tiny_models)
+    first = _run(local_store, tiny_models, run="1")
     keys_after_first = _keys(local_store)
-    second = _run(local_store, tiny_models)
+    second = _run(local_store, tiny_models, run="2")
 
-    assert "snippets/m1/SPEAKER_09.ogg" not in keys_after_first
-    assert "snippets/m10/SPEAKER_00.ogg" in keys_after_first
-    assert _keys(local_store) == keys_after_first
-    assert [s.label for s in second.speakers] == [s.label for s in first.speakers]
+    # The second run deleted nothing: both runs' objects are there side by side.
+    assert set(keys_after_first) <= set(_keys(local_store))
+    assert {s.snippet_key for s in first.speakers}.isdisjoint(
+        {s.snippet_key for s in second.speakers}
+    )
     assert [s.embedding for s in second.speakers] == [s.embedding for s in first.speakers]
+
+    removed = remove_other_runs(local_store, "m1", "2")
+
     snippet_keys = {s.snippet_key for s in second.speakers}
-    assert {i.key for i in local_store.list(snippet_prefix("m1"))} == snippet_keys
+    assert {i.key for i in local_store.list("snippets/m1/")} == snippet_keys
+    assert {i.key for i in local_store.list("results/m1/")} == {second.json_key, second.rttm_key}
+    assert "snippets/m10/SPEAKER_00.ogg" in _keys(local_store)
+    assert removed == len(first.speakers) + 2 + 1  # run 1's snippets and results, the old one
 
 
 def test_a_voice_named_in_an_earlier_meeting_gets_its_name_suggested(
@@ -187,9 +197,7 @@ def test_undecodable_recording_fails_and_writes_no_results(
 ) -> None:
     _upload(local_store, write_lying_wav(tmp_path / "lying.wav"))
 
-    with pytest.raises(
-        UnsupportedMediaError, match=r"Cannot decode recording audio/m1/original\.wav"
-    ):
+    with pytest.raises(UnsupportedMediaError, match=r"Cannot decode the recording as audio"):
         _run(local_store, tiny_models)
 
     assert _keys(local_store) == ["audio/m1/original.wav"]

@@ -77,7 +77,7 @@ def test_job_records_speakers_once_and_a_duplicate_delivery_is_skipped(
     assert [r.outcome for r in db.list_runs(database, meeting_id)] == ["done"]
 
 
-def test_reprocessing_overwrites_the_same_keys_and_keeps_one_result(
+def test_reprocessing_replaces_the_first_runs_objects_and_keeps_one_result(
     database: db.Database,
     local_store: LocalStore,
     tiny_holder: ModelHolder,
@@ -92,7 +92,12 @@ def test_reprocessing_overwrites_the_same_keys_and_keeps_one_result(
     run_job(context, meeting_id, retries_left=3)
     second = db.get_meeting(database, meeting_id)
     assert second.status == "done"
-    assert _keys(local_store, meeting_id) == keys
+    first_run, second_run = (r.id for r in db.list_runs(database, meeting_id))
+    # The same objects, now under the second run's keys; nothing of the first run is left.
+    assert _keys(local_store, meeting_id) == sorted(
+        k.replace(f"/{meeting_id}/{first_run}/", f"/{meeting_id}/{second_run}/") for k in keys
+    )
+    assert {s.snippet_key for s in second.speakers} <= set(_keys(local_store, meeting_id))
     assert [s.label for s in second.speakers] == [s.label for s in first.speakers]
     assert len(second.segments) == len(first.segments)
     assert [r.outcome for r in db.list_runs(database, meeting_id)] == ["done", "done"]
@@ -265,4 +270,5 @@ def test_the_worker_refuses_recordings_longer_than_the_settings_allow(
 
     meeting = db.get_meeting(services.database, meeting_id)
     assert meeting.status == "failed"
-    assert meeting.error is not None and "longer than the limit of 2 seconds" in meeting.error
+    assert meeting.error is not None and "over the limit of 2 seconds" in meeting.error
+    assert "refused before decoding" in meeting.error

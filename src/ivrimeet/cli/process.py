@@ -65,6 +65,7 @@ def process(
     result = process_recording(
         store,
         meeting_id=meeting_id,
+        run="cli",  # one run, no database: nothing else writes this new meeting
         recording_key=key,
         pipeline=models.pipeline,
         encoder=models.encoder,

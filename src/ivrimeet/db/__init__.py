@@ -5,7 +5,6 @@ SQLite in the data dir by default; PostgreSQL (psycopg 3) via ``DATABASE_URL``.
 
 from ivrimeet.db.engine import Database, normalize_database_url, sqlite_url
 from ivrimeet.db.meetings import (
-    claim_for_processing,
     count_speakers,
     create_meeting,
     delete_meeting,
@@ -15,16 +14,9 @@ from ivrimeet.db.meetings import (
     get_meeting,
     known_voiceprints,
     list_meetings,
-    list_runs,
-    mark_failed,
-    mark_retrying,
     meeting_exists,
-    record_results,
     rename_speaker,
-    renew_claim,
     request_reprocess,
-    requeue_expired,
-    touch_stranded,
 )
 from ivrimeet.db.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from ivrimeet.db.records import (
@@ -37,6 +29,17 @@ from ivrimeet.db.records import (
     RunRecord,
     SegmentRecord,
     SpeakerRecord,
+)
+from ivrimeet.db.runs import (
+    claim_for_processing,
+    list_runs,
+    mark_failed,
+    mark_retrying,
+    record_results,
+    renew_claim,
+    requeue_expired,
+    run_is_current,
+    touch_stranded,
 )
 from ivrimeet.db.tables import MeetingStatus
 
@@ -75,6 +78,7 @@ __all__ = [
     "renew_claim",
     "request_reprocess",
     "requeue_expired",
+    "run_is_current",
     "sqlite_url",
     "touch_stranded",
     "upgrade",

@@ -1,44 +1,23 @@
-"""Reading and changing meetings: every query the API and the worker need.
+"""Reading and changing meetings: every query the API needs, and the voiceprints.
 
-Each function runs in its own transaction. The worker's writes are guarded by
-the run that claimed the meeting (``Claim.run_id``): a run that was superseded
-(the meeting was reprocessed or deleted meanwhile, or its claim expired) cannot
-overwrite newer state.
-
-A claim expires: the running worker renews the run's heartbeat
-(``renew_claim``); any worker puts a meeting whose run's heartbeat is older
-than a cutoff back to ``queued`` (``requeue_expired``), ending that run as
-``expired``. One conditional UPDATE on the run decides, so of several workers
-sweeping at once exactly one re-queues each meeting.
-
-A ``queued`` meeting can also lose its job: the enqueue after the status
-change failed (queue down), or a retry never reached the queue. Workers look
-for meetings ``queued`` since before a cutoff whose job is not in the queue
-(``touch_stranded``); one conditional UPDATE moves ``updated_at`` to now, so
-exactly one worker enqueues the job again, and, should that enqueue fail too,
-the meeting is found again one cutoff later.
+Each function runs in its own transaction. The worker's side (claims, runs,
+results) is in ``runs``.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-import uuid
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ivrimeet.db.engine import Database
 from ivrimeet.db.records import (
-    Claim,
     KnownVoiceprint,
     MeetingPage,
     MeetingRecord,
-    NewSegment,
-    NewSpeaker,
-    RunRecord,
     SegmentRecord,
     SpeakerRecord,
 )
@@ -46,15 +25,14 @@ from ivrimeet.db.tables import (
     Meeting,
     MeetingStatus,
     ProcessingRun,
-    Segment,
     Speaker,
     Voiceprint,
+    as_utc,
     utc_now,
 )
 from ivrimeet.errors import MeetingNotFoundError
 
 __all__ = [
-    "claim_for_processing",
     "create_meeting",
     "delete_meeting",
     "detach_runs",
@@ -63,16 +41,9 @@ __all__ = [
     "get_meeting",
     "known_voiceprints",
     "list_meetings",
-    "list_runs",
-    "mark_failed",
-    "mark_retrying",
     "meeting_exists",
-    "record_results",
     "rename_speaker",
-    "renew_claim",
     "request_reprocess",
-    "requeue_expired",
-    "touch_stranded",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,11 +58,6 @@ def embedding_to_bytes(embedding: Sequence[float]) -> bytes:
 
 def embedding_from_bytes(data: bytes) -> tuple[float, ...]:
     return struct.unpack(f"<{len(data) // 4}f", data)
-
-
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _not_found(meeting_id: str) -> MeetingNotFoundError:
@@ -119,14 +85,15 @@ def _meeting_record(row: Meeting, *, with_children: bool) -> MeetingRecord:
         title=row.title,
         status=str(row.status),
         error=row.error,
+        warning=row.warning,
         audio_key=row.audio_key,
         audio_bytes=row.audio_bytes,
         content_type=row.content_type,
         duration_seconds=row.duration_seconds,
         rttm_key=row.rttm_key,
         json_key=row.json_key,
-        created_at=_as_utc(row.created_at),
-        updated_at=_as_utc(row.updated_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
         speakers=tuple(_speaker_record(s) for s in row.speakers) if with_children else (),
         segments=(
             tuple(SegmentRecord(s.start, s.end, s.speaker_id) for s in row.segments)
@@ -216,9 +183,20 @@ def count_speakers(db: Database, meeting_ids: Sequence[str]) -> dict[str, int]:
 
 
 def request_reprocess(db: Database, meeting_id: str) -> MeetingRecord:
-    """Put the meeting back to ``queued``; any run in progress becomes stale."""
+    """Put the meeting back to ``queued``; the run in progress, if any, ends as ``superseded``."""
     with db.session() as session:
         row = _load(session, meeting_id)
+        if row.current_run_id is not None:
+            session.execute(
+                update(ProcessingRun)
+                .where(ProcessingRun.id == row.current_run_id, ProcessingRun.finished_at.is_(None))
+                .values(
+                    finished_at=utc_now(),
+                    outcome="superseded",
+                    error="the meeting was reprocessed while this run worked",
+                )
+            )
+            logger.info("run.superseded meeting=%s run=%d", meeting_id, row.current_run_id)
         row.status = MeetingStatus.QUEUED
         row.error = None
         row.current_run_id = None
@@ -292,251 +270,6 @@ def delete_meeting(db: Database, meeting_id: str) -> None:
             raise _not_found(meeting_id)
 
 
-# --- the worker's side ------------------------------------------------------
-
-
-def claim_for_processing(
-    db: Database, meeting_id: str, *, worker: str, now: datetime | None = None
-) -> Claim | None:
-    """Move a ``queued`` meeting to ``processing`` for a new run; ``None`` if not queued.
-
-    Two workers handed the same meeting race on one conditional UPDATE: exactly
-    one gets a ``Claim``, the other ``None``. The run's heartbeat starts at
-    ``now``; keep it fresh with ``renew_claim``.
-    """
-    now = now or utc_now()
-    with db.session() as session:
-        claimed = session.execute(
-            update(Meeting)
-            .where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.QUEUED)
-            .values(status=MeetingStatus.PROCESSING, error=None, updated_at=utc_now())
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
-            return None
-        run = ProcessingRun(meeting_id=meeting_id, worker=worker, started_at=now, heartbeat_at=now)
-        session.add(run)
-        session.flush()
-        row = session.get_one(Meeting, meeting_id)
-        row.current_run_id = run.id
-        return Claim(meeting_id=meeting_id, run_id=run.id, audio_key=row.audio_key)
-
-
-def renew_claim(db: Database, claim: Claim, *, now: datetime | None = None) -> bool:
-    """Move the run's heartbeat to ``now``; ``False`` once the run has ended or expired."""
-    with db.session() as session:
-        renewed = session.execute(
-            update(ProcessingRun)
-            .where(ProcessingRun.id == claim.run_id, ProcessingRun.finished_at.is_(None))
-            .values(heartbeat_at=now or utc_now())
-        )
-        return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult
-
-
-def requeue_expired(db: Database, *, cutoff: datetime) -> list[str]:
-    """Re-queue ``processing`` meetings whose run's heartbeat is older than ``cutoff``.
-
-    Returns the meetings this call re-queued (the caller enqueues a job for
-    each). The expired run ends with outcome ``expired``; it can no longer
-    record results. Safe to call from every worker at once: each run is
-    expired by exactly one conditional UPDATE.
-    """
-    last_beat = func.coalesce(ProcessingRun.heartbeat_at, ProcessingRun.started_at)
-    with db.session() as session:
-        candidates = session.execute(
-            select(Meeting.id, ProcessingRun.id, ProcessingRun.worker)
-            .join(ProcessingRun, ProcessingRun.id == Meeting.current_run_id)
-            .where(
-                Meeting.status == MeetingStatus.PROCESSING,
-                ProcessingRun.finished_at.is_(None),
-                last_beat < cutoff,
-            )
-        ).all()
-    requeued: list[str] = []
-    for meeting_id, run_id, worker in candidates:
-        with db.session() as session:
-            now = utc_now()
-            expired = session.execute(
-                update(ProcessingRun)
-                .where(
-                    ProcessingRun.id == run_id,
-                    ProcessingRun.finished_at.is_(None),
-                    last_beat < cutoff,
-                )
-                .values(
-                    finished_at=now,
-                    outcome="expired",
-                    error=f"worker {worker} stopped renewing its claim; the meeting was re-queued",
-                )
-            )
-            if expired.rowcount != 1:  # type: ignore[attr-defined]  # another worker won
-                continue
-            session.execute(
-                update(Meeting)
-                .where(
-                    Meeting.id == meeting_id,
-                    Meeting.current_run_id == run_id,
-                    Meeting.status == MeetingStatus.PROCESSING,
-                )
-                .values(status=MeetingStatus.QUEUED, current_run_id=None, updated_at=now)
-            )
-            requeued.append(meeting_id)
-            logger.info("claim.expired meeting=%s run=%d worker=%s", meeting_id, run_id, worker)
-    return requeued
-
-
-def touch_stranded(
-    db: Database, *, cutoff: datetime, waiting: Collection[str], now: datetime | None = None
-) -> list[str]:
-    """Meetings ``queued`` since before ``cutoff`` with no job in ``waiting``, now touched.
-
-    ``waiting`` holds the meetings whose job is in the queue. Each meeting
-    returned had ``updated_at`` moved to ``now`` by this call alone (a
-    conditional UPDATE), so among workers sweeping at once exactly one gets it
-    and enqueues its job; the others see it as fresh.
-    """
-    now = now or utc_now()
-    with db.session() as session:
-        candidates = session.scalars(
-            select(Meeting.id).where(
-                Meeting.status == MeetingStatus.QUEUED, Meeting.updated_at < cutoff
-            )
-        ).all()
-    touched: list[str] = []
-    for meeting_id in candidates:
-        if meeting_id in waiting:
-            continue
-        with db.session() as session:
-            won = session.execute(
-                update(Meeting)
-                .where(
-                    Meeting.id == meeting_id,
-                    Meeting.status == MeetingStatus.QUEUED,
-                    Meeting.updated_at < cutoff,
-                )
-                .values(updated_at=now)
-            )
-            if won.rowcount == 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
-                touched.append(meeting_id)
-                logger.info("job.stranded meeting=%s", meeting_id)
-    return touched
-
-
-def _finish_run(session: Session, run_id: int, outcome: str, error: str | None) -> None:
-    session.execute(
-        update(ProcessingRun)
-        .where(ProcessingRun.id == run_id)
-        .values(finished_at=utc_now(), outcome=outcome, error=error)
-    )
-
-
-def _owned(session: Session, claim: Claim, **values: object) -> bool:
-    changed = session.execute(
-        update(Meeting)
-        .where(Meeting.id == claim.meeting_id, Meeting.current_run_id == claim.run_id)
-        .values(updated_at=utc_now(), **values)
-    )
-    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
-
-
-def record_results(
-    db: Database,
-    claim: Claim,
-    *,
-    duration_seconds: float | None,
-    speakers: Sequence[NewSpeaker],
-    segments: Sequence[NewSegment],
-    rttm_key: str | None,
-    json_key: str | None,
-) -> bool:
-    """Replace the meeting's speakers and segments and mark it ``done``.
-
-    Returns ``False`` (and changes nothing but the run's row) when the claim is
-    stale: the meeting was reprocessed or deleted while this run was working.
-    """
-    with db.session() as session:
-        fresh = _owned(
-            session,
-            claim,
-            status=MeetingStatus.DONE,
-            error=None,
-            duration_seconds=duration_seconds,
-            rttm_key=rttm_key,
-            json_key=json_key,
-        )
-        if not fresh:
-            _finish_run(session, claim.run_id, "stale", None)
-            return False
-        # A voiceprint deleted while this run worked can no longer be suggested.
-        suggested = {s.suggested_voiceprint_id for s in speakers} - {None}
-        still_known = set(
-            session.scalars(select(Voiceprint.id).where(Voiceprint.id.in_(suggested))).all()
-            if suggested
-            else ()
-        )
-        session.execute(delete(Segment).where(Segment.meeting_id == claim.meeting_id))
-        session.execute(delete(Speaker).where(Speaker.meeting_id == claim.meeting_id))
-        ids: dict[str, str] = {}
-        for position, speaker in enumerate(speakers):
-            ids[speaker.label] = uuid.uuid4().hex
-            session.add(
-                Speaker(
-                    id=ids[speaker.label],
-                    meeting_id=claim.meeting_id,
-                    position=position,
-                    label=speaker.label,
-                    seconds=speaker.seconds,
-                    snippet_key=speaker.snippet_key,
-                    suggested_voiceprint_id=(
-                        speaker.suggested_voiceprint_id
-                        if speaker.suggested_voiceprint_id in still_known
-                        else None
-                    ),
-                    embedding=(
-                        embedding_to_bytes(speaker.embedding)
-                        if speaker.embedding is not None
-                        else None
-                    ),
-                )
-            )
-        session.flush()
-        session.add_all(
-            Segment(
-                meeting_id=claim.meeting_id,
-                speaker_id=ids[segment.label],
-                start=segment.start,
-                end=segment.end,
-            )
-            for segment in segments
-            if segment.label in ids
-        )
-        _finish_run(session, claim.run_id, "done", None)
-        return True
-
-
-def mark_failed(db: Database, claim: Claim, reason: str) -> bool:
-    """Status ``failed`` with ``reason``; ``False`` if the claim is stale."""
-    reason = reason[:MAX_ERROR_CHARS]
-    with db.session() as session:
-        fresh = _owned(session, claim, status=MeetingStatus.FAILED, error=reason)
-        _finish_run(session, claim.run_id, "failed" if fresh else "stale", reason)
-        return fresh
-
-
-def mark_retrying(db: Database, claim: Claim, reason: str) -> bool:
-    """Back to ``queued`` (a retry will claim it again), with ``reason`` as the error."""
-    reason = reason[:MAX_ERROR_CHARS]
-    with db.session() as session:
-        fresh = _owned(
-            session,
-            claim,
-            status=MeetingStatus.QUEUED,
-            error=f"will retry: {reason}",
-            current_run_id=None,
-        )
-        _finish_run(session, claim.run_id, "retry" if fresh else "stale", reason)
-        return fresh
-
-
 def known_voiceprints(db: Database) -> list[KnownVoiceprint]:
     """Every voice a user has named, oldest first."""
     with db.session() as session:
@@ -549,26 +282,4 @@ def known_voiceprints(db: Database) -> list[KnownVoiceprint]:
                 meeting_id=row.meeting_id,
             )
             for row in rows
-        ]
-
-
-def list_runs(db: Database, meeting_id: str | None = None) -> list[RunRecord]:
-    """Processing runs (all, or one meeting's), in the order they started."""
-    with db.session() as session:
-        query = select(ProcessingRun).order_by(ProcessingRun.id)
-        if meeting_id is not None:
-            query = query.where(ProcessingRun.meeting_id == meeting_id)
-        rows = session.scalars(query).all()
-        return [
-            RunRecord(
-                id=r.id,
-                meeting_id=r.meeting_id,
-                worker=r.worker,
-                started_at=_as_utc(r.started_at),
-                finished_at=_as_utc(r.finished_at) if r.finished_at else None,
-                outcome=r.outcome,
-                error=r.error,
-                heartbeat_at=_as_utc(r.heartbeat_at) if r.heartbeat_at else None,
-            )
-            for r in rows
         ]

@@ -53,6 +53,7 @@ class MeetingRecord:
     created_at: datetime
     updated_at: datetime
     speakers: tuple[SpeakerRecord, ...] = ()
+    warning: str | None = None
     segments: tuple[SegmentRecord, ...] = ()
 
 

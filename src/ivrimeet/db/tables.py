@@ -43,6 +43,7 @@ __all__ = [
     "Segment",
     "Speaker",
     "Voiceprint",
+    "as_utc",
     "utc_now",
 ]
 
@@ -51,6 +52,11 @@ ID_LENGTH = 32
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime: SQLite hands back naive ones; we store only UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class MeetingStatus(enum.StrEnum):
@@ -73,6 +79,8 @@ class Meeting(Base):
     title: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16), default=MeetingStatus.QUEUED)
     error: Mapped[str | None] = mapped_column(Text)
+    # What the user should know about the recording although it was processed (cut short).
+    warning: Mapped[str | None] = mapped_column(Text)
     audio_key: Mapped[str] = mapped_column(String(1024))
     audio_bytes: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(255))

@@ -42,7 +42,8 @@ from typing import IO, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ivrimeet.errors import ConfigurationError, SizeLimitError, UnsupportedMediaError
+from ivrimeet.errors import ConfigurationError, SizeLimitError
+from ivrimeet.media.ffmpeg_reasons import ffmpeg_reason, undecodable
 from ivrimeet.objects import LocalStore, ObjectStore
 
 __all__ = [
@@ -107,9 +108,6 @@ _URL_TROUBLE = re.compile(
     r"Failed to resolve|End of file|Input/output error|Protocol not found",
     re.IGNORECASE,
 )
-_NEEDS_SEEK = re.compile(r"partial file|moov atom not found", re.IGNORECASE)
-_ANY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
-_CONTEXT_POINTER = re.compile(r"\[([\w,]+) @ 0x[0-9a-f]+\]\s*")
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,6 +119,8 @@ class DecodedAudio:
     source: InputKind
     wall_seconds: float
     cpu_seconds: float
+    decoder_messages: tuple[str, ...] = ()
+    """What ffmpeg complained about although it decoded (damaged frames), free of URLs."""
 
     @property
     def duration_seconds(self) -> float:
@@ -176,7 +176,7 @@ def decode_recording(
         logger.warning(
             "media.decode.fallback key=%s from=url to=pipe reason=%s",
             key,
-            _reason(run.stderr, source),
+            ffmpeg_reason(run.stderr, source.secret),
         )
         source = _Input("pipe", "pipe:0")
         run = _run_ffmpeg(executable, store, key, source, output, max_bytes)
@@ -184,19 +184,26 @@ def decode_recording(
         raise run.feed_error
     if run.cut_at_limit:
         raise SizeLimitError(
-            f"Recording {key} is longer than the limit of {max_seconds:.0f} seconds.",
+            f"The recording is longer than the limit of {max_seconds:.0f} seconds.",
+            details=[f"recording {key}"],
             hints=["split the recording, or raise MAX_RECORDING_SECONDS"],
         )
     samples = np.frombuffer(run.stdout, dtype="<f4")
     # ffmpeg can exit 0 having decoded nothing (an unreadable MP4 index, no audio track).
     if run.returncode != 0 or samples.size == 0:
-        raise _undecodable(key, run.stderr or ["it holds no audio samples"], source)
+        raise undecodable(
+            key, run.stderr or ["it holds no audio samples"], source.kind, source.secret
+        )
     decoded = DecodedAudio(
         samples=samples.astype(np.float32, copy=False),
         sample_rate=sample_rate,
         source=source.kind,
         wall_seconds=run.wall_seconds,
         cpu_seconds=run.cpu_seconds,
+        # Shown to the user: the file path or URL of the input is replaced too.
+        decoder_messages=tuple(
+            ffmpeg_reason([line], source.secret or source.argument) for line in run.stderr
+        ),
     )
     logger.info(
         "media.decoded key=%s source=%s bytes=%d audio_seconds=%.2f seconds=%.3f "
@@ -228,7 +235,7 @@ def probe_duration(store: ObjectStore, key: str, *, ffprobe: str = "ffprobe") ->
     if run.feed_error is not None:
         raise run.feed_error
     if run.returncode != 0:
-        raise _undecodable(key, run.stderr, source)
+        raise undecodable(key, run.stderr, source.kind, source.secret)
     text = run.stdout.decode("ascii", errors="replace").strip()
     try:
         return float(text)
@@ -375,36 +382,3 @@ def _wait(process: subprocess.Popen[bytes]) -> tuple[int, float]:
     returncode = os.waitstatus_to_exitcode(status)
     process.returncode = returncode
     return returncode, usage.ru_utime + usage.ru_stime
-
-
-# --- explaining failures --------------------------------------------------------------
-
-
-def _reason(stderr: list[str], source: _Input) -> str:
-    """ffmpeg's last words, made readable and free of URLs."""
-    lines: list[str] = []
-    for line in stderr[-5:]:
-        if source.secret:
-            line = line.replace(source.secret, "<recording>")
-        line = _ANY_URL.sub("<url>", line)
-        line = _CONTEXT_POINTER.sub(r"\1: ", line)
-        lines.append(line[:200])
-    return "; ".join(lines) or "ffmpeg gave no reason"
-
-
-def _undecodable(key: str, stderr: list[str], source: _Input) -> UnsupportedMediaError:
-    reason = _reason(stderr, source)
-    hints = ["check that the file plays in a media player; re-export it as WAV, MP3 or Opus"]
-    if source.kind == "pipe" and _NEEDS_SEEK.search(reason):
-        hints.insert(
-            0,
-            "this MP4/M4A keeps its index at the end, which a stream cannot reach: "
-            "re-encode with `ffmpeg -i IN -c copy -movflags +faststart OUT.m4a`",
-        )
-    if "not on whitelist" in reason:
-        hints.insert(0, "this container type is not accepted; convert it to WAV, MP3 or Opus")
-    return UnsupportedMediaError(
-        f"Cannot decode recording {key} as audio.",
-        details=[f"ffmpeg: {reason}"],
-        hints=hints,
-    )

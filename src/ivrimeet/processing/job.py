@@ -2,17 +2,23 @@
 
 Steps (each logged as ``job.step meeting=... step=... seconds=...``)::
 
-    decode      audio/<meeting>/original.<ext> ──ffmpeg──▶ 16 kHz mono samples in memory
+    decode      ffprobe: the duration the container declares, refused over the limit
+                before anything is decoded; then audio/<meeting>/original.<ext>
+                ──ffmpeg──▶ 16 kHz mono samples in memory (cut short → a warning)
     diarize     pyannote pipeline ──▶ speech turns per speaker (overlaps kept)
-    snippets    per speaker ≤ snippet_seconds of clean speech ──▶ snippets/<meeting>/<label>.ogg
-                snippets of speakers no longer present are deleted
+    snippets    per speaker ≤ snippet_seconds of clean speech
+                ──▶ snippets/<meeting>/<run>/<label>.ogg
     voiceprints per speaker an L2-normalised SpeechBrain embedding; name suggested
                 from known voiceprints by cosine similarity
-    results     results/<meeting>/diarization.json and diarization.rttm
+    results     results/<meeting>/<run>/diarization.json and diarization.rttm
 
-Idempotent: running it again for the same meeting overwrites the same keys,
-so a retried or reprocessed job leaves exactly one set of results. The caller
-(the worker, ``ivrimeet process``) owns the database rows and the status.
+Fenced: the job writes only under keys of its own ``run`` (``run_keys``) and
+deletes nothing, so a run racing another run of the same meeting cannot
+damage it. ``fence`` is called before every write and between steps; the
+worker's fence raises ``RunSupersededError`` once the run no longer owns the
+meeting, which stops a superseded run early. The caller (the worker,
+``ivrimeet process``) owns the database rows, the status, and removing the
+objects of runs that lost (``run_keys.remove_run`` / ``remove_other_runs``).
 
 "Processing overhead" is the share of the job spent on storage I/O: the time
 ffmpeg waited for the recording's bytes (its wall time minus its CPU time)
@@ -25,10 +31,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -37,6 +41,7 @@ import numpy.typing as npt
 
 from ivrimeet.errors import InvalidInputError
 from ivrimeet.media.decode import SAMPLE_RATE, decode_recording
+from ivrimeet.media.duration import check_declared_duration, recording_warnings
 from ivrimeet.media.snippets import (
     Interval,
     SnippetFormat,
@@ -50,7 +55,9 @@ from ivrimeet.media.snippets import (
     speaking_seconds,
 )
 from ivrimeet.objects import ObjectStore
+from ivrimeet.processing.job_clock import JobClock, JobTimings
 from ivrimeet.processing.rttm import RttmTurn, format_rttm
+from ivrimeet.processing.run_keys import results_json_key, results_rttm_key, snippet_prefix
 from ivrimeet.processing.voiceprints import (
     DEFAULT_MATCH_THRESHOLD,
     NamedVoiceprint,
@@ -65,15 +72,19 @@ __all__ = [
     "Segment",
     "SpeakerResult",
     "process_recording",
-    "results_json_key",
-    "results_rttm_key",
-    "snippet_prefix",
 ]
 
 logger = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _T = TypeVar("_T")
+
+Fence = Callable[[], None]
+"""Raises (``RunSupersededError``) once the run may no longer write; see the module doc."""
+
+
+def _unfenced() -> None:
+    """``ivrimeet process`` runs alone, with no database to lose the meeting to."""
 
 
 @dataclass(frozen=True)
@@ -106,20 +117,6 @@ class SpeakerResult:
 
 
 @dataclass(frozen=True)
-class JobTimings:
-    """Where the job's time went: seconds per step, in storage I/O, in all."""
-
-    steps: tuple[tuple[str, float], ...]
-    storage_seconds: float
-    total_seconds: float
-
-    @property
-    def storage_share(self) -> float:
-        """Processing overhead: storage I/O seconds ÷ total job seconds."""
-        return self.storage_seconds / self.total_seconds if self.total_seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
 class ProcessingResult:
     """Everything the job produced for one meeting."""
 
@@ -131,59 +128,15 @@ class ProcessingResult:
     rttm_key: str
     json_key: str
     timings: JobTimings
-
-
-def snippet_prefix(meeting_id: str) -> str:
-    """Where a meeting's snippets live: ``snippets/<meeting>/``."""
-    return f"snippets/{meeting_id}/"
-
-
-def results_json_key(meeting_id: str) -> str:
-    """``results/<meeting>/diarization.json``."""
-    return f"results/{meeting_id}/diarization.json"
-
-
-def results_rttm_key(meeting_id: str) -> str:
-    """``results/<meeting>/diarization.rttm``."""
-    return f"results/{meeting_id}/diarization.rttm"
-
-
-@dataclass
-class _Clock:
-    """Step and storage stopwatches for one job."""
-
-    meeting_id: str
-    started: float = field(default_factory=time.monotonic)
-    steps: list[tuple[str, float]] = field(default_factory=list)
-    storage_seconds: float = 0.0
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        started = time.monotonic()
-        yield
-        seconds = time.monotonic() - started
-        self.steps.append((name, seconds))
-        logger.info("job.step meeting=%s step=%s seconds=%.3f", self.meeting_id, name, seconds)
-
-    def storage(self, call: Callable[[], _T]) -> _T:
-        started = time.monotonic()
-        try:
-            return call()
-        finally:
-            self.storage_seconds += time.monotonic() - started
-
-    def finish(self) -> JobTimings:
-        return JobTimings(
-            steps=tuple(self.steps),
-            storage_seconds=self.storage_seconds,
-            total_seconds=time.monotonic() - self.started,
-        )
+    warnings: tuple[str, ...] = ()
+    """What the user should know about the recording (cut short, decoder errors)."""
 
 
 def process_recording(
     store: ObjectStore,
     *,
     meeting_id: str,
+    run: str,
     recording_key: str,
     pipeline: Any,
     encoder: SpeakerEncoder,
@@ -191,6 +144,7 @@ def process_recording(
     known_voiceprints: Sequence[NamedVoiceprint] = (),
     match_threshold: float = DEFAULT_MATCH_THRESHOLD,
     max_recording_seconds: float | None = None,
+    fence: Fence = _unfenced,
 ) -> ProcessingResult:
     """Decode, diarize, cut snippets, compute voiceprints and store results for one meeting.
 
@@ -198,17 +152,24 @@ def process_recording(
     ``EncoderClassifier`` (``ModelHolder.get()``). Raises ``ObjectNotFoundError``
     (no recording), ``UnsupportedMediaError`` (not decodable), ``SizeLimitError``
     (longer than ``max_recording_seconds``) and storage errors; a model failure
-    propagates as the library raised it.
+    propagates as the library raised it, and whatever ``fence`` raises.
     """
     _check_id(meeting_id)
-    clock = _Clock(meeting_id)
-    logger.info("processing.start meeting=%s key=%s", meeting_id, recording_key)
+    _check_id(run)
+    clock = JobClock(meeting_id)
+    logger.info("processing.start meeting=%s run=%s key=%s", meeting_id, run, recording_key)
 
     with clock.step("decode"):
+        declared = check_declared_duration(store, recording_key, max_seconds=max_recording_seconds)
+        fence()
         audio = decode_recording(store, recording_key, max_seconds=max_recording_seconds)
         clock.storage_seconds += audio.wait_seconds
     samples = audio.samples
+    warnings = recording_warnings(declared, audio)
+    for warning in warnings:
+        logger.warning("job.recording_warning meeting=%s warning=%r", meeting_id, warning)
 
+    fence()
     with clock.step("diarize"):
         turns = _diarize(pipeline, samples)
     labels = list(speaking_seconds(turns))
@@ -218,7 +179,8 @@ def process_recording(
         # Planned shorter by the codec's padding, so the snippet *plays* ≤ snippet_seconds.
         budget = max(snippet_seconds - snippet.padding_seconds, 0.0)
         plans = plan_snippets(turns, seconds=budget)
-        snippet_keys = _store_snippets(store, clock, meeting_id, samples, plans, snippet)
+        prefix = snippet_prefix(meeting_id, run)
+        snippet_keys = _store_snippets(store, clock, prefix, fence, samples, plans, snippet)
 
     with clock.step("voiceprints"):
         speakers = _speakers(
@@ -227,9 +189,15 @@ def process_recording(
 
     segments = tuple(Segment(t.start, t.end, t.speaker) for t in turns)
     with clock.step("results"):
-        json_key, rttm_key = _store_results(
-            store, clock, meeting_id, recording_key, audio.duration_seconds, speakers, segments
+        document = _results_document(
+            meeting_id, recording_key, audio.duration_seconds, speakers, segments, warnings
         )
+        json_key, rttm_key = results_json_key(meeting_id, run), results_rttm_key(meeting_id, run)
+        fence()
+        clock.storage(partial(store.put, json_key, document, content_type="application/json"))
+        rttm = _rttm(meeting_id, segments).encode()
+        fence()
+        clock.storage(partial(store.put, rttm_key, rttm, content_type="text/plain"))
 
     timings = clock.finish()
     logger.info(
@@ -251,6 +219,7 @@ def process_recording(
         rttm_key=rttm_key,
         json_key=json_key,
         timings=timings,
+        warnings=warnings,
     )
 
 
@@ -305,35 +274,27 @@ def _key_safe_labels(labels: Iterator[str] | Sequence[str]) -> dict[str, str]:
 
 def _store_snippets(
     store: ObjectStore,
-    clock: _Clock,
-    meeting_id: str,
+    clock: JobClock,
+    prefix: str,
+    fence: Fence,
     samples: npt.NDArray[np.float32],
     plans: dict[str, SnippetPlan],
     snippet: SnippetFormat,
 ) -> dict[str, str]:
-    """Encode and upload each speaker's snippet, then delete snippets of vanished speakers."""
-    prefix = snippet_prefix(meeting_id)
+    """Encode and upload each speaker's snippet under the run's ``prefix``."""
     keys: dict[str, str] = {}
     for label, plan in plans.items():
         audio = render(samples, SAMPLE_RATE, plan.pieces)
         if audio.size == 0:
-            logger.warning("job.snippet_empty meeting=%s speaker=%s", meeting_id, label)
+            logger.warning("job.snippet_empty prefix=%s speaker=%s", prefix, label)
             continue
         if not plan.clean:
-            logger.info("job.snippet_overlapped meeting=%s speaker=%s", meeting_id, label)
+            logger.info("job.snippet_overlapped prefix=%s speaker=%s", prefix, label)
         data = encode(audio, SAMPLE_RATE, snippet)
         key = f"{prefix}{label}.{snippet.extension}"
+        fence()
         clock.storage(partial(store.put, key, data, content_type=snippet.content_type))
         keys[label] = key
-    stale = [
-        info.key
-        for info in clock.storage(lambda: list(store.list(prefix)))
-        if info.key not in keys.values()
-    ]
-    for key in stale:
-        clock.storage(partial(store.delete, key))
-    if stale:
-        logger.info("job.snippets_removed meeting=%s count=%d", meeting_id, len(stale))
     return keys
 
 
@@ -377,32 +338,31 @@ def _speakers(
 # --- results ----------------------------------------------------------------------------
 
 
-def _store_results(
-    store: ObjectStore,
-    clock: _Clock,
+def _results_document(
     meeting_id: str,
     recording_key: str,
     duration: float,
     speakers: tuple[SpeakerResult, ...],
     segments: tuple[Segment, ...],
-) -> tuple[str, str]:
+    warnings: tuple[str, ...],
+) -> bytes:
     document = {
         "format": "ivrimeet.diarization/1",
         "meeting_id": meeting_id,
         "recording_key": recording_key,
         "duration_seconds": round(duration, 3),
+        "warnings": list(warnings),
         "speakers": [asdict(speaker) for speaker in speakers],
         "segments": [
             {"start": round(s.start, 3), "end": round(s.end, 3), "speaker": s.speaker_label}
             for s in segments
         ],
     }
-    rttm = format_rttm(
+    return json.dumps(document, indent=1).encode()
+
+
+def _rttm(meeting_id: str, segments: tuple[Segment, ...]) -> str:
+    return format_rttm(
         RttmTurn(uri=meeting_id, start=s.start, duration=s.end - s.start, speaker=s.speaker_label)
         for s in segments
     )
-    json_key, rttm_key = results_json_key(meeting_id), results_rttm_key(meeting_id)
-    body = json.dumps(document, indent=1).encode()
-    clock.storage(lambda: store.put(json_key, body, content_type="application/json"))
-    clock.storage(lambda: store.put(rttm_key, rttm.encode(), content_type="text/plain"))
-    return json_key, rttm_key

@@ -97,7 +97,7 @@ class ClaimHeartbeat:
                 )
                 continue
             if not alive:
-                # Expired and re-queued elsewhere: the job's results will be refused as stale.
+                # Expired and re-queued elsewhere: the job's fence stops it at its next write.
                 logger.warning(
                     "claim.lost meeting=%s run=%d", self._claim.meeting_id, self._claim.run_id
                 )
