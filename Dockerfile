@@ -1,7 +1,7 @@
 # ivrimeet container images: two targets, both CPU-only by default, non-root,
 # installed from requirements.lock (the same pins the tests ran with).
 #
-#   docker build --target api    -t ivrimeet-api .     # API only, no torch  (~260 MB of Python packages)
+#   docker build --target api    -t ivrimeet-api .     # API only, no torch  
 #   docker build --target worker -t ivrimeet-worker .  # API + worker, CPU-only torch
 #   docker build --target worker --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 \
 #       -t ivrimeet-worker-gpu .                       # CUDA build for GPU hosts
@@ -24,10 +24,12 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
+COPY scripts ./scripts
 COPY src ./src
 
 FROM build-base AS build-api
-RUN /opt/venv/bin/pip install -c requirements.lock .
+RUN /opt/venv/bin/pip install -c requirements.lock . \
+    && scripts/slim_venv.sh /opt/venv
 
 FROM build-base AS build-worker
 # PyTorch's CPU index serves torch/torchaudio/torchcodec without the ~3 GB of
@@ -36,7 +38,8 @@ FROM build-base AS build-worker
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN /opt/venv/bin/pip install -c requirements.lock \
         --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
-        ".[ml]"
+        ".[ml]" \
+    && scripts/slim_venv.sh /opt/venv
 
 # --- runtime: no compiler, no build files, a non-root user.
 FROM ${PYTHON_IMAGE} AS runtime-base
