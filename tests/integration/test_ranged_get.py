@@ -23,6 +23,7 @@ import pytest
 
 from ivrimeet.errors import IntegrityError, StorageUnavailableError
 from ivrimeet.objects import S3Connection, S3Store
+from ivrimeet.objects.transfer_config import TransferConfig
 
 MiB = 1024 * 1024
 PART = 5 * MiB
@@ -135,7 +136,7 @@ def store(behaviour: Behaviour, request: pytest.FixtureRequest) -> Iterator[S3St
         endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
         access_key_id="standin-access-key",
         secret_access_key="standin-secret-key-0123456789",
-        max_attempts=3,
+        transfer=TransferConfig(max_attempts=3),
     )
     try:
         yield S3Store(

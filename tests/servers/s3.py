@@ -13,6 +13,7 @@ Fixtures (session-scoped servers, a fresh bucket per test):
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -26,6 +27,7 @@ import pytest
 from botocore.config import Config
 
 from ivrimeet.objects.s3_client import S3Connection
+from ivrimeet.objects.transfer_config import TransferConfig
 from tests.servers.process import RunningProcess, free_port, run_server
 
 # Recognisable fake credentials: tests assert they never show up in output.
@@ -56,6 +58,8 @@ class S3Server:
         )
 
     def connection(self, bucket: str, **overrides: object) -> S3Connection:
+        """A connection to ``bucket``; overrides name ``S3Connection`` or ``TransferConfig``
+        fields (``max_attempts=1``, ``read_timeout=2.0``)."""
         values: dict[str, object] = {
             "bucket": bucket,
             "region": self.region,
@@ -63,7 +67,11 @@ class S3Server:
             "access_key_id": self.access_key,
             "secret_access_key": self.secret_key,
         }
+        tunables = {f.name for f in dataclasses.fields(TransferConfig)}
+        transfer = {k: overrides.pop(k) for k in list(overrides) if k in tunables}
         values.update(overrides)
+        if transfer:
+            values["transfer"] = TransferConfig(**transfer)  # type: ignore[arg-type]
         return S3Connection(**values)  # type: ignore[arg-type]
 
     def new_bucket(self, prefix: str = "t") -> S3Connection:

@@ -449,9 +449,9 @@ def _skipped(step: str, bucket: str, why: str, consequence: str) -> StepResult:
 def _iam_client(connection: S3Connection) -> IAMClient:
     # IAM is global on AWS; a compatible endpoint (moto) serves it on the same URL.
     config = Config(
-        connect_timeout=connection.connect_timeout,
-        read_timeout=connection.read_timeout,
-        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=connection.transfer.connect_timeout,
+        read_timeout=connection.transfer.read_timeout,
+        retries={"mode": "standard", "max_attempts": connection.transfer.max_attempts},
     )
     return connection.session().client("iam", endpoint_url=connection.endpoint_url, config=config)
 

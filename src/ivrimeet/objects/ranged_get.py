@@ -46,7 +46,6 @@ import http.client
 import logging
 import mmap
 import os
-import random
 import re
 import select
 import socket
@@ -55,11 +54,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ivrimeet.errors import DiskFullError, IntegrityError, IvrimeetError, StorageUnavailableError
-from ivrimeet.objects.s3_http import RETRY_STATUS, TRANSIENT, Answer, S3Http
-from ivrimeet.objects.sigv4 import (
-    EMPTY_SHA256,
-    sign_headers,
-)
+from ivrimeet.objects.connections import request_target
+from ivrimeet.objects.retry import Cancelled, Retryable
+from ivrimeet.objects.s3_http import TRANSIENT, Answer, S3Http
+from ivrimeet.objects.sigv4 import EMPTY_SHA256
 from ivrimeet.objects.store import Digest
 
 __all__ = ["RangedDownloader"]
@@ -72,24 +70,11 @@ _PIPE_BYTES = 256 * 1024
 256 KiB 0.7-0.8 s, 1 MiB no better (a one-off loop: 1 GiB, 8 connections, rclone on
 loopback)."""
 _CAN_SPLICE = hasattr(os, "splice")
-_BACKOFF_SECONDS = 0.2
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _EMPTY_RANGE = re.compile(r"bytes\s+\*/(\d+)")
 _ACTUAL_SIZE = re.compile(rb"<ActualObjectSize>(\d+)</ActualObjectSize>")
 
 ProgressCallback = Callable[[int], None]
-
-
-class _Retry(Exception):  # internal signal, never escapes this module
-    """A part failed in a way worth retrying; carries the error to raise if retries run out."""
-
-    def __init__(self, error: IvrimeetError) -> None:
-        super().__init__(error.summary)
-        self.error = error
-
-
-class _Stop(Exception):  # internal signal: another thread failed first
-    pass
 
 
 class RangedDownloader:
@@ -144,8 +129,6 @@ class _Download:
         self.path = path
         self.progress = progress
         self.target = owner.http.target(key)
-        self.keys = owner.http.signing_keys("GetObject", key)
-        self.region = owner.connection.region or "us-east-1"
         self.tmp = path.with_name(f".{path.name}.{os.urandom(16).hex()}.incomplete")
         self.fd = -1
         self.etag: str | None = None
@@ -170,8 +153,10 @@ class _Download:
     # --- requests ---------------------------------------------------------------
 
     def _signed(self, method: str, headers: dict[str, str]) -> dict[str, str]:
-        return sign_headers(
-            method, self.target.url, headers, self.keys, self.region, payload=EMPTY_SHA256
+        # Signed with the credentials of this moment: temporary ones that expire
+        # during a long download are refreshed between its parts.
+        return self.owner.http.sign(
+            method, self.target, headers, "GetObject", self.key, payload=EMPTY_SHA256
         )
 
     def _headers(self, first: int, last: int) -> dict[str, str]:
@@ -183,7 +168,7 @@ class _Download:
     def _request(
         self, conn: http.client.HTTPConnection, first: int, last: int
     ) -> http.client.HTTPResponse:
-        conn.request("GET", self.target.path, headers=self._headers(first, last))
+        conn.request("GET", request_target(conn, self.target), headers=self._headers(first, last))
         return conn.getresponse()
 
     def _error_for(
@@ -194,8 +179,14 @@ class _Download:
         answer = Answer(response.status, dict(response.getheaders()), body)
         return self.owner.http.http_error(answer, "GetObject", self.key)
 
-    def _unavailable(self, exc: BaseException) -> IvrimeetError:
-        return self.owner.http.connection_error(exc, self.target, "GetObject", self.key)
+    def _failed(self, response: http.client.HTTPResponse) -> Retryable:
+        """An error answer, for the retry policy to judge."""
+        answer = Answer(response.status, dict(response.getheaders()), response.read(64 * 1024))
+        return self.owner.http.failed_answer(answer, "GetObject", self.key)
+
+    def _broken(self, exc: BaseException) -> Retryable:
+        """A connection that failed mid-request, for the retry policy to judge."""
+        return self.owner.http.broken(exc, self.target, "GetObject", self.key)
 
     # --- running ----------------------------------------------------------------
 
@@ -243,23 +234,22 @@ class _Download:
     def _first_part(self, conn: http.client.HTTPConnection) -> int | None:
         """Fetch part 0 (with retries); learn the size. Returns the last byte fetched,
         or None if the server sent the whole object."""
-        attempts = max(1, self.owner.connection.max_attempts)
-        for attempt in range(1, attempts + 1):
+
+        def attempt() -> int | None:
             try:
                 return self._try_first_part(conn)
-            except _Retry as retry:
+            except Retryable:
                 conn.close()
-                if attempt == attempts:
-                    raise retry.error from retry.__cause__
-                self._rewind_and_wait(attempt, 0)
-        raise AssertionError("unreachable")
+                raise
+
+        return self.owner.http.with_retries(attempt, "GetObject", self.key, self._stop)
 
     def _try_first_part(self, conn: http.client.HTTPConnection) -> int | None:
         last = self.owner.part_size - 1
         try:
             response = self._request(conn, 0, last)
         except TRANSIENT as exc:
-            raise _Retry(self._unavailable(exc)) from exc
+            raise self._broken(exc) from exc
         status = response.status
         content_range = response.getheader("Content-Range")
         if status == 416:
@@ -272,10 +262,8 @@ class _Download:
                 raise self._error_for(response, body)
             self._open_file(0)
             return last
-        if status in RETRY_STATUS:
-            raise _Retry(self._error_for(response))
         if status not in (200, 206):
-            raise self._error_for(response)
+            raise self._failed(response)
         self.etag = response.getheader("ETag")
         if content_range:
             match = _CONTENT_RANGE.match(content_range)
@@ -300,11 +288,13 @@ class _Download:
     def _head_size(self, conn: http.client.HTTPConnection) -> int | None:
         """The object's size from a HEAD (rclone's 416 answers do not carry it)."""
         try:
-            conn.request("HEAD", self.target.path, headers=self._signed("HEAD", {}))
+            conn.request(
+                "HEAD", request_target(conn, self.target), headers=self._signed("HEAD", {})
+            )
             response = conn.getresponse()
             response.read()
         except TRANSIENT as exc:
-            raise _Retry(self._unavailable(exc)) from exc
+            raise self._broken(exc) from exc
         length = response.getheader("Content-Length")
         return int(length) if response.status == 200 and length is not None else None
 
@@ -361,12 +351,12 @@ class _Download:
                 try:
                     early = response.fp.read(min(len(response.fp.peek()), left)) if left else b""
                 except TRANSIENT as exc:
-                    raise _Retry(self._unavailable(exc)) from exc
+                    raise self._broken(exc) from exc
                 self._write(memoryview(early), position)
                 position, left = self._account(offset, position, left, len(early))
             while left > 0:
                 if self._stop.is_set():
-                    raise _Stop()
+                    raise Cancelled()
                 want = min(_BUFFER, left)
                 if pipe is not None:
                     moved = self._splice_some(pipe, position, want)
@@ -379,7 +369,7 @@ class _Download:
                 # connection takes the next request.
                 response.length = 0
                 response.read()
-        except _Retry:
+        except Retryable:
             self._rollback(offset, length, left)
             raise
         finally:
@@ -423,11 +413,9 @@ class _Download:
             try:
                 got = response.readinto(view[filled:want])
             except TRANSIENT as exc:
-                raise _Retry(self._unavailable(exc)) from exc
+                raise self._broken(exc) from exc
             if not got:
-                raise _Retry(
-                    self._unavailable(http.client.IncompleteRead(b"", want - filled))  # cut
-                )
+                raise self._broken(http.client.IncompleteRead(b"", want - filled))  # cut
             filled += got
         self._write(view[:filled], position)
         return filled
@@ -446,9 +434,9 @@ class _Download:
         try:
             moved = pipe.fill(want)
         except TRANSIENT as exc:
-            raise _Retry(self._unavailable(exc)) from exc
+            raise self._broken(exc) from exc
         if not moved:
-            raise _Retry(self._unavailable(http.client.IncompleteRead(b"", want)))  # cut
+            raise self._broken(http.client.IncompleteRead(b"", want))  # cut
         try:
             with self._write_lock:
                 pipe.drain_to(self.fd, position, moved)
@@ -485,18 +473,6 @@ class _Download:
                 raise self._disk_full(self.size) from exc
             raise
 
-    def _rewind_and_wait(self, attempt: int, part_start: int) -> None:
-        delay = _BACKOFF_SECONDS * (2 ** (attempt - 1)) * (0.5 + random.random())
-        logger.debug(
-            "object.part_retry key=%s offset=%d attempt=%d delay=%.2f",
-            self.key,
-            part_start,
-            attempt,
-            delay,
-        )
-        if self._stop.wait(delay):
-            raise _Stop()
-
     # --- the remaining parts, in parallel ------------------------------------------
 
     def _parallel(self, conn: http.client.HTTPConnection, fetched_last: int) -> None:
@@ -530,7 +506,7 @@ class _Download:
         try:
             while (part := self._next_part()) is not None:
                 connection = self._fetch(connection, *part)
-        except _Stop:
+        except Cancelled:
             pass
         except BaseException as exc:  # noqa: BLE001  # handed to the main thread, raised there
             with self._lock:
@@ -544,25 +520,21 @@ class _Download:
     def _fetch(
         self, conn: http.client.HTTPConnection, first: int, last: int
     ) -> http.client.HTTPConnection:
-        attempts = max(1, self.owner.connection.max_attempts)
-        for attempt in range(1, attempts + 1):
+        def attempt() -> None:
             try:
                 self._try_fetch(conn, first, last)
-                return conn
-            except _Retry as retry:
-                conn.close()
-                if attempt == attempts:
-                    raise retry.error from retry.__cause__
-                self._rewind_and_wait(attempt, first)
-        raise AssertionError("unreachable")
+            except Retryable:
+                conn.close()  # the next try reconnects (http.client opens it on request)
+                raise
+
+        self.owner.http.with_retries(attempt, "GetObject", self.key, self._stop)
+        return conn
 
     def _try_fetch(self, conn: http.client.HTTPConnection, first: int, last: int) -> None:
         try:
             response = self._request(conn, first, last)
         except TRANSIENT as exc:
-            raise _Retry(self._unavailable(exc)) from exc
-        if response.status in RETRY_STATUS:
-            raise _Retry(self._error_for(response))
+            raise self._broken(exc) from exc
         if response.status == 412:
             response.read()
             raise IntegrityError(
@@ -571,7 +543,7 @@ class _Download:
                 hints=["retry the download"],
             )
         if response.status not in (200, 206):
-            raise self._error_for(response)
+            raise self._failed(response)
         content_range = response.getheader("Content-Range") or ""
         match = _CONTENT_RANGE.match(content_range)
         if match is None or (int(match.group(1)), int(match.group(2))) != (first, last):

@@ -13,6 +13,7 @@ made on first use. Every failure is translated in ``s3_errors.py``.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import logging
 import os
 import threading
@@ -51,17 +52,11 @@ if TYPE_CHECKING:
     from ivrimeet.objects.chunks import Body, PartReader
     from ivrimeet.objects.s3_put import Uploaded
 
-__all__ = ["MIN_PART_SIZE", "UPLOAD_CONCURRENCY", "UPLOAD_PART_SIZE", "S3Store"]
+__all__ = ["S3Store"]
 
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-MIN_PART_SIZE = 5 * MiB
-"""S3's smallest allowed multipart part (all but the last)."""
-UPLOAD_PART_SIZE = 8 * MiB
-UPLOAD_CONCURRENCY = 3
-"""Upload defaults, measured through the API (README.md, Performance; settings.py)."""
-_MAX_PART_SIZE = 5 * 1024 * MiB
 _DELETE_BATCH = 1000
 PROBE_PREFIX = "_ivrimeet/probe/"
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412"})
@@ -71,14 +66,12 @@ _NOT_IMPLEMENTED_CODES = frozenset({"NotImplemented", "XNotImplemented", "501"})
 class S3Store:
     """Objects in one S3 bucket; see ``ObjectStore`` for the guarantees.
 
-    Tunables: ``part_size`` and ``concurrency`` shape downloads (ranged GETs of
-    ``part_size`` on ``concurrency`` connections); ``upload_part_size`` and
-    ``upload_concurrency`` shape uploads (parts of that size, that many in
-    flight). Not given, uploads take the measured ``UPLOAD_PART_SIZE`` and
-    ``UPLOAD_CONCURRENCY``, or ``part_size``/``concurrency`` where those are smaller.
-    ``zero_copy`` (default on): over plain HTTP on Linux, downloads splice bodies
-    from the socket into the file (``ranged_get.py``); off, or over HTTPS, they
-    pass through a buffer.
+    Tunables come from the connection's ``TransferConfig`` (``transfer_config.py``:
+    part sizes, concurrency, timeouts, retry budget, all checked there); the
+    keyword arguments here override its sizes for this store
+    (``TransferConfig.tuned``). ``zero_copy`` (default on): over plain HTTP on
+    Linux, downloads splice bodies from the socket into the file
+    (``ranged_get.py``); off, or over HTTPS, they pass through a buffer.
 
     Memory: a ``put`` holds ``(upload_concurrency + 1) * upload_part_size``
     bytes of buffers (parts uploading plus one filling) whatever the body's
@@ -90,48 +83,38 @@ class S3Store:
         self,
         connection: S3Connection,
         *,
-        part_size: int = 16 * MiB,
-        concurrency: int = 8,
+        part_size: int | None = None,
+        concurrency: int | None = None,
         upload_part_size: int | None = None,
         upload_concurrency: int | None = None,
         list_page_size: int = 1000,
         zero_copy: bool = True,
     ) -> None:
-        if upload_part_size is None:
-            upload_part_size = min(part_size, UPLOAD_PART_SIZE)
-        if upload_concurrency is None:
-            upload_concurrency = min(concurrency, UPLOAD_CONCURRENCY)
-        for name, size, setting in (
-            ("part_size", part_size, "TRANSFER_PART_SIZE"),
-            ("upload_part_size", upload_part_size, "UPLOAD_PART_SIZE"),
-        ):
-            if not MIN_PART_SIZE <= size <= _MAX_PART_SIZE:
-                raise ConfigurationError(
-                    f"{name}={size} is out of range: S3 parts are 5 MiB to 5 GiB.",
-                    hints=[f"set {setting} between {MIN_PART_SIZE} and {_MAX_PART_SIZE}"],
-                )
-        for name, count, setting in (
-            ("concurrency", concurrency, "TRANSFER_CONCURRENCY"),
-            ("upload_concurrency", upload_concurrency, "UPLOAD_CONCURRENCY"),
-        ):
-            if not 1 <= count <= 64:
-                raise ConfigurationError(
-                    f"{name}={count} is out of range (1..64).",
-                    hints=[f"set {setting} between 1 and 64"],
-                )
+        transfer = connection.transfer.tuned(
+            part_size=part_size,
+            concurrency=concurrency,
+            upload_part_size=upload_part_size,
+            upload_concurrency=upload_concurrency,
+        )
         if not 1 <= list_page_size <= 1000:
             raise ConfigurationError(f"list_page_size={list_page_size} is out of range (1..1000).")
+        if transfer is not connection.transfer:
+            connection = dataclasses.replace(connection, transfer=transfer)
         self.connection = connection
-        self.part_size = part_size
-        self.concurrency = concurrency
-        self.upload_part_size = upload_part_size
-        self.upload_concurrency = upload_concurrency
+        self.transfer = transfer
+        self.part_size = transfer.part_size
+        self.concurrency = transfer.concurrency
+        self.upload_part_size = transfer.upload_part_size
+        self.upload_concurrency = transfer.upload_concurrency
         self.list_page_size = list_page_size
         self.zero_copy = zero_copy
         self._boto3_client: S3Client | None = None
         self._http = S3Http(connection)
         self._downloader = RangedDownloader(
-            self._http, part_size=part_size, concurrency=concurrency, zero_copy=zero_copy
+            self._http,
+            part_size=transfer.part_size,
+            concurrency=transfer.concurrency,
+            zero_copy=zero_copy,
         )
         self._create_only: bool | None = None
         self._lock = threading.Lock()

@@ -4,14 +4,17 @@ Credentials follow the standard AWS chain: explicit keys when given
 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``), otherwise whatever boto3
 finds (profile, web identity, container or instance metadata). With an
 endpoint (MinIO, R2, B2, a local test server) addressing is path-style.
-Retries use botocore's ``standard`` mode: exponential backoff with jitter on
-throttling, 5xx and connection errors.
+Retries use botocore's ``standard`` mode (``retry.py`` applies the same to the
+requests ivrimeet sends itself); sizes, timeouts and the retry budget come from
+the connection's ``TransferConfig``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+from ivrimeet.objects.transfer_config import TransferConfig
 
 if TYPE_CHECKING:
     import boto3
@@ -35,10 +38,7 @@ class S3Connection:
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
     profile: str | None = None
-    max_pool_connections: int = 32
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    max_attempts: int = 5
+    transfer: TransferConfig = field(default_factory=TransferConfig)
 
     def session(self) -> boto3.Session:
         """A boto3 session with explicit keys when given, else the default chain."""
@@ -71,10 +71,10 @@ class S3Connection:
         addressing: Literal["path", "auto"] = "path" if self.endpoint_url else "auto"
         return Config(
             region_name=self.region,
-            max_pool_connections=self.max_pool_connections,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            max_pool_connections=self.transfer.max_pool_connections,
+            connect_timeout=self.transfer.connect_timeout,
+            read_timeout=self.transfer.read_timeout,
+            retries={"mode": "standard", "max_attempts": self.transfer.max_attempts},
             # Bodies carry a CRC32 checksum (botocore's default since 1.36) that S3
             # verifies, so the payload need not also be SHA-256 signed: 0.26 instead
             # of 0.6 CPU-s per GiB on plain-http endpoints, same integrity.
@@ -85,11 +85,28 @@ class S3Connection:
             response_checksum_validation="when_required",
         )
 
-    def client(self, session: boto3.Session | None = None) -> S3Client:
-        """A new S3 client (thread-safe; share it)."""
+    def client(self, session: boto3.Session | None = None, *, unsigned: bool = False) -> S3Client:
+        """A new S3 client (thread-safe; share it); ``unsigned``: one that needs no credentials
+        (``endpoints.resolve`` asks it for URLs only)."""
+        config = self.botocore_config()
+        if unsigned:
+            from botocore import UNSIGNED
+            from botocore.config import Config
+
+            config = config.merge(Config(signature_version=UNSIGNED))
         return (session or self.session()).client(
-            "s3", endpoint_url=self.endpoint_url, config=self.botocore_config()
+            "s3", endpoint_url=self.endpoint_url, config=config
         )
+
+    def ca_bundle(self) -> str:
+        """The CA file HTTPS connections trust: ``AWS_CA_BUNDLE`` or the profile's
+        ``ca_bundle`` (botocore's session resolves both, as for the boto3 client),
+        else botocore's default bundle (certifi)."""
+        from botocore.httpsession import where
+        from botocore.session import Session
+
+        configured = Session(profile=self.profile).get_config_variable("ca_bundle")
+        return str(configured) if configured else str(where())
 
     @property
     def endpoint_label(self) -> str:

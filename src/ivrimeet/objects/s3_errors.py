@@ -35,33 +35,18 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    IncompleteReadError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-    TokenRetrievalError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ivrimeet.errors import (
     AlreadyExistsError,
     BucketNotFoundError,
+    ClockSkewError,
     ConfigurationError,
     CredentialsError,
     IvrimeetError,
@@ -73,6 +58,18 @@ from ivrimeet.errors import (
     WrongRegionError,
 )
 from ivrimeet.objects.s3_client import S3Connection, describe_credentials
+from ivrimeet.objects.s3_wording import (
+    access_hints,
+    address,
+    failure_summary,
+    finish,
+    iam_action,
+)
+from ivrimeet.objects.transport_errors import (
+    safe_url,
+    translate_boto_error,
+    translate_connection_error,
+)
 
 __all__ = [
     "S3Answer",
@@ -88,36 +85,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# S3 operation -> the IAM action that allows it.
-_IAM_ACTIONS = {
-    "GetObject": "s3:GetObject",
-    "HeadObject": "s3:GetObject",
-    "PutObject": "s3:PutObject",
-    "CreateMultipartUpload": "s3:PutObject",
-    "UploadPart": "s3:PutObject",
-    "CompleteMultipartUpload": "s3:PutObject",
-    "DeleteObject": "s3:DeleteObject",
-    "DeleteObjects": "s3:DeleteObject",
-    "ListObjectsV2": "s3:ListBucket",
-    "HeadBucket": "s3:ListBucket",
-    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
-    "AbortMultipartUpload": "s3:AbortMultipartUpload",
-}
-_BUCKET_LEVEL_ACTIONS = frozenset({"s3:ListBucket", "s3:ListBucketMultipartUploads"})
-
-_VERBS = {
-    "GetObject": "read",
-    "HeadObject": "read",
-    "PutObject": "write",
-    "CreateMultipartUpload": "write",
-    "UploadPart": "write",
-    "CompleteMultipartUpload": "write",
-    "DeleteObject": "delete",
-    "DeleteObjects": "delete",
-    "ListObjectsV2": "list",
-    "HeadBucket": "reach bucket",
-}
 
 _NOT_FOUND_KEY = frozenset({"NoSuchKey", "NotFound", "404"})
 _ACCESS_DENIED = frozenset({"AccessDenied", "AllAccessDisabled", "Forbidden", "403"})
@@ -144,6 +111,8 @@ class S3Answer:
     message: str = ""
     request_id: str | None = None
     region: str | None = None
+    server_time: str | None = None
+    request_time: str | None = None
 
     @classmethod
     def from_client_error(cls, exc: ClientError) -> S3Answer:
@@ -159,6 +128,8 @@ class S3Answer:
             message=str(error.get("Message") or ""),
             request_id=meta.get("RequestId") or headers.get("x-amz-request-id"),
             region=str(region) if region else None,
+            server_time=error.get("ServerTime"),
+            request_time=error.get("RequestTime"),
         )
 
     @classmethod
@@ -180,38 +151,14 @@ class S3Answer:
             message=fields.get("Message", ""),
             request_id=fields.get("RequestId") or lower.get("x-amz-request-id"),
             region=region or None,
+            server_time=fields.get("ServerTime"),
+            request_time=fields.get("RequestTime"),
         )
-
-
-def iam_action(operation: str) -> str:
-    """The IAM action an S3 operation needs (``PutObject`` -> ``s3:PutObject``)."""
-    return _IAM_ACTIONS.get(operation, f"s3:{operation}")
 
 
 def is_access_denied(exc: ClientError) -> bool:
     """True if S3 refused the request for lack of permission."""
     return S3Answer.from_client_error(exc).code in _ACCESS_DENIED
-
-
-def _resource(bucket: str, key: str | None, action: str) -> str:
-    if action in _BUCKET_LEVEL_ACTIONS:
-        return f"arn:aws:s3:::{bucket}"
-    del key  # the whole bucket's objects: narrower grants break other ivrimeet features
-    return f"arn:aws:s3:::{bucket}/*"
-
-
-def _address(bucket: str | None, key: str | None) -> str:
-    if bucket is None:
-        return "S3"
-    return f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
-
-
-def _summary(operation: str, bucket: str | None, key: str | None) -> str:
-    verb = _VERBS.get(operation)
-    where = _address(bucket, key)
-    if verb:
-        return f"Cannot {verb} {where}"
-    return f"S3 {operation} failed on {where}"
 
 
 def _credentials_line(connection: S3Connection | None) -> str | None:
@@ -231,23 +178,6 @@ def _region_of(answer: S3Answer) -> str | None:
     return match.group(1) if match else None
 
 
-def _finish(
-    error: IvrimeetError,
-    *,
-    code: str | None,
-    operation: str,
-    bucket: str | None,
-    key: str | None,
-    request_id: str | None,
-) -> IvrimeetError:
-    error.s3_code = code
-    error.operation = operation
-    error.bucket = bucket
-    error.key = key
-    error.request_id = request_id
-    return error
-
-
 def translate_answer(
     answer: S3Answer,
     *,
@@ -260,8 +190,8 @@ def translate_answer(
     code = answer.code
     status = answer.status
     endpoint = connection.endpoint_label if connection else None
-    where = _address(bucket, key)
-    summary = _summary(operation, bucket, key)
+    where = address(bucket, key)
+    summary = failure_summary(operation, bucket, key)
     said = f"S3 refused {operation}: {code}"
     context = [f"request id {answer.request_id}"] if answer.request_id else []
     if endpoint:
@@ -333,7 +263,7 @@ def translate_answer(
         error = PermissionDeniedError(
             summary,
             details=with_credentials(),
-            hints=_access_hints(action, bucket_name, key, operation),
+            hints=access_hints(action, bucket_name, key, operation),
         )
     elif code in _PRECONDITION:
         error = AlreadyExistsError(
@@ -350,6 +280,16 @@ def translate_answer(
             f"{summary}: the server does not implement {operation}.",
             details=details,
             hints=["use an S3 server that supports it, or check S3_ENDPOINT_URL"],
+        )
+    elif code == "RequestTimeTooSkewed":
+        error = ClockSkewError(
+            f"{summary}: S3 refused the request time: this machine's clock is off.",
+            details=[*details, *_clock_details(answer)],
+            hints=[
+                "synchronise the clock (NTP: chronyd or systemd-timesyncd); S3 accepts "
+                "requests up to 15 minutes off",
+                "in a container, the host's clock is the one to fix",
+            ],
         )
     elif code in _UNAVAILABLE or status >= 500:
         error = StorageUnavailableError(
@@ -369,7 +309,7 @@ def translate_answer(
             details=details,
             hints=["run `ivrimeet doctor` to check the storage configuration"],
         )
-    return _finish(
+    return finish(
         error,
         code=code,
         operation=operation,
@@ -379,25 +319,10 @@ def translate_answer(
     )
 
 
-def _access_hints(action: str, bucket: str, key: str | None, operation: str) -> list[str]:
-    hints = [
-        f"allow {action} on {_resource(bucket, key, action)} "
-        "for the IAM user or role behind that key"
-    ]
-    if action == "s3:GetObject":
-        hints.append("if the bucket uses SSE-KMS, that identity also needs kms:Decrypt")
-        if operation == "HeadObject" or key:
-            hints.append(
-                "without s3:ListBucket, S3 answers 403 instead of 404 for a key that does not "
-                f"exist: allow s3:ListBucket on arn:aws:s3:::{bucket} to see which"
-            )
-    elif action == "s3:PutObject":
-        hints.append("if the bucket uses SSE-KMS, that identity also needs kms:GenerateDataKey")
-    hints += [
-        "check that S3_BUCKET and S3_REGION name the bucket you meant",
-        "run `ivrimeet doctor` to try every permission ivrimeet needs",
-    ]
-    return hints
+def _clock_details(answer: S3Answer) -> list[str]:
+    if answer.server_time and answer.request_time:
+        return [f"S3's time was {answer.server_time}, the request said {answer.request_time}."]
+    return []
 
 
 def translate_client_error(
@@ -435,122 +360,6 @@ def translate_http_error(
         bucket=bucket,
         key=key,
         connection=connection,
-    )
-
-
-def safe_url(url: str) -> str:
-    """``url`` without query string or user info: no signature can leak through it."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def translate_boto_error(
-    exc: BotoCoreError,
-    *,
-    operation: str,
-    bucket: str | None = None,
-    key: str | None = None,
-    connection: S3Connection | None = None,
-) -> IvrimeetError:
-    """The ivrimeet error for a botocore client-side failure (no S3 answer)."""
-    summary = _summary(operation, bucket, key)
-    kwargs: Mapping[str, Any] = getattr(exc, "kwargs", {}) or {}
-    tried = kwargs.get("endpoint_url")
-    url = safe_url(str(tried)) if tried else (connection.endpoint_label if connection else None)
-    error: IvrimeetError
-    if isinstance(exc, NoCredentialsError):
-        error = CredentialsError(
-            f"{summary}: no AWS credentials were found.",
-            details=[
-                "Looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared "
-                "files (~/.aws/credentials, ~/.aws/config), web identity, SSO, the container "
-                "credentials endpoint and the instance metadata service."
-            ],
-            hints=[
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
-                "or give the container an IAM role",
-                "or unset S3_BUCKET to use the local folder store",
-            ],
-        )
-    elif isinstance(exc, PartialCredentialsError):
-        missing = kwargs.get("cred_var", "a variable")
-        error = CredentialsError(
-            f"{summary}: the credentials are incomplete ({missing} is missing).",
-            details=[f"Found part of a key pair in {kwargs.get('provider', 'the environment')}."],
-            hints=["set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"],
-        )
-    elif isinstance(exc, CredentialRetrievalError | TokenRetrievalError):
-        error = CredentialsError(
-            f"{summary}: credentials could not be fetched "
-            f"from {kwargs.get('provider', 'the provider')}.",
-            hints=["check the IAM role, SSO login or credential process configuration"],
-        )
-    elif isinstance(exc, NoRegionError):
-        error = ConfigurationError(
-            f"{summary}: no region is configured.",
-            hints=["set S3_REGION (for example eu-west-1)"],
-        )
-    elif isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
-        error = _cannot_connect(summary, url, f"Tried {url}: {type(exc).__name__}.")
-    elif isinstance(exc, ReadTimeoutError | ConnectionClosedError | ResponseStreamingError):
-        error = _connection_broke(
-            f"{summary}: the S3 endpoint {url} stopped answering mid-request.",
-            f"{type(exc).__name__} after retries.",
-        )
-    elif isinstance(exc, IncompleteReadError):
-        error = StorageUnavailableError(
-            f"{summary}: the connection to {url} closed before the whole body arrived.",
-            hints=["retry; if it persists, check the server and any proxy in between"],
-        )
-    else:
-        error = IvrimeetError(
-            f"{summary}: {type(exc).__name__}.",
-            hints=["run `ivrimeet doctor` to check the storage configuration"],
-        )
-    return _finish(error, code=None, operation=operation, bucket=bucket, key=key, request_id=None)
-
-
-def translate_connection_error(
-    exc: BaseException,
-    *,
-    operation: str,
-    url: str,
-    bucket: str | None = None,
-    key: str | None = None,
-) -> IvrimeetError:
-    """The ivrimeet error for a socket/HTTP failure of a raw request (the fast downloader)."""
-    summary = _summary(operation, bucket, key)
-    tried = safe_url(url)
-    if isinstance(exc, ConnectionRefusedError | socket.gaierror):
-        error = _cannot_connect(
-            summary, tried, f"Tried {tried}: {type(exc).__name__}: {exc.strerror or exc}."
-        )
-    else:
-        error = _connection_broke(
-            f"{summary}: the connection to {tried} failed after retries.",
-            f"{type(exc).__name__}: {exc}"[:300],
-        )
-    return _finish(error, code=None, operation=operation, bucket=bucket, key=key, request_id=None)
-
-
-def _cannot_connect(summary: str, url: str | None, detail: str) -> StorageUnavailableError:
-    return StorageUnavailableError(
-        f"{summary}: cannot connect to the S3 endpoint {url}.",
-        details=[detail],
-        hints=[
-            "check S3_ENDPOINT_URL (scheme, host and port) and that the server is running",
-            "check network access (firewall, DNS, proxy) from this machine",
-        ],
-    )
-
-
-def _connection_broke(message: str, detail: str) -> StorageUnavailableError:
-    return StorageUnavailableError(
-        message,
-        details=[detail],
-        hints=["wait and retry; check the server's health and the network"],
     )
 
 

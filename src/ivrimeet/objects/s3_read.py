@@ -5,10 +5,11 @@ because one connection broke after gigabytes. The reader remembers the next
 byte it owes the caller; when the connection is reset, times out or ends
 early, it sends ``GET`` again with ``Range: bytes=<that byte>-<last>`` and
 ``If-Match: <the first answer's ETag>`` (so a replaced object is never
-spliced: ``412`` → ``IntegrityError``), after a backoff, up to
-``S3Connection.max_attempts`` tries in a row without progress; then the
-translated ``StorageUnavailableError``. The caller sees one uninterrupted
-stream of the right bytes.
+spliced: ``412`` → ``IntegrityError``), through the store's retry policy
+(``retry.py``: ``max_attempts`` tries per read without progress); then the
+translated ``StorageUnavailableError``. A ``200`` without ``Content-Length``
+(chunked: compatible servers and proxies send it) is read until its body
+ends. The caller sees one uninterrupted stream of the right bytes.
 
 Servers differ in how they answer a range: ``206`` with ``Content-Range``
 (AWS, moto), ``200`` with ``Content-Range`` (``rclone serve s3``), or ``200``
@@ -22,15 +23,9 @@ import http.client
 import logging
 import re
 
-from ivrimeet.errors import IntegrityError, IvrimeetError
-from ivrimeet.objects.s3_http import (
-    RETRY_STATUS,
-    TRANSIENT,
-    Answer,
-    Retryable,
-    S3Http,
-    error_body,
-)
+from ivrimeet.errors import IntegrityError
+from ivrimeet.objects.retry import Retryable
+from ivrimeet.objects.s3_http import TRANSIENT, Answer, S3Http, error_body
 
 __all__ = ["ResumingReader"]
 
@@ -49,6 +44,8 @@ class ResumingReader:
         self._ranged = start is not None or end is not None
         self._position = start or 0
         self._last: int | None = end  # the last byte to deliver, once known
+        # A 200 without Content-Length (chunked): the end is where the body ends.
+        self._until_eof = False
         self._etag: str | None = None
         self._conn: http.client.HTTPConnection | None = None
         self._response: http.client.HTTPResponse | None = None
@@ -62,16 +59,7 @@ class ResumingReader:
         return self
 
     def _request(self, *, first: bool) -> None:
-        attempts = max(1, self._http.connection.max_attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                self._try_request(first=first)
-                return
-            except Retryable as failed:
-                if attempt == attempts:
-                    raise failed.error from failed.__cause__
-                self._http.backoff(attempt)
-        raise AssertionError("unreachable")
+        self._http.with_retries(lambda: self._try_request(first=first), "GetObject", self._key)
 
     def _try_request(self, *, first: bool) -> None:
         self._drop_connection()
@@ -96,11 +84,9 @@ class ResumingReader:
                 hints=["retry the read"],
             )
         if status not in (200, 206):
-            error = self._error(response)
+            answer = Answer(response.status, dict(response.getheaders()), error_body(response))
             self._drop_connection()
-            if status in RETRY_STATUS:
-                raise Retryable(error)
-            raise error
+            raise self._http.failed_answer(answer, "GetObject", self._key)
         if first:
             self._etag = response.getheader("ETag")
         match = _CONTENT_RANGE.match(response.getheader("Content-Range") or "")
@@ -110,7 +96,12 @@ class ResumingReader:
             # The whole object (asked for, or the server ignored the range).
             offset = 0
             length = response.getheader("Content-Length")
-            answer_last = int(length) - 1 if length is not None else -1
+            if length is None:
+                # Chunked (or ended by closing): read until the body ends, never guess.
+                self._until_eof = self._last is None
+                self._skip(offset)
+                return
+            answer_last = int(length) - 1
         if self._last is None or self._last > answer_last:
             self._last = answer_last
         self._skip(offset)
@@ -123,18 +114,15 @@ class ResumingReader:
             try:
                 got = self._response.read(min(left, _SKIP_CHUNK))
             except TRANSIENT as exc:
-                raise Retryable(self._broken(exc)) from exc
+                self._drop_connection()
+                raise self._broken(exc) from exc
             if not got:
-                raise Retryable(self._broken(http.client.IncompleteRead(b"", left)))
+                self._drop_connection()
+                raise self._broken(http.client.IncompleteRead(b"", left))
             left -= len(got)
 
-    def _error(self, response: http.client.HTTPResponse) -> IvrimeetError:
-        answer = Answer(response.status, dict(response.getheaders()), error_body(response))
-        return self._http.http_error(answer, "GetObject", self._key)
-
-    def _broken(self, exc: BaseException) -> IvrimeetError:
-        target = self._http.target(self._key)
-        return self._http.connection_error(exc, target, "GetObject", self._key)
+    def _broken(self, exc: BaseException) -> Retryable:
+        return self._http.broken(exc, self._http.target(self._key), "GetObject", self._key)
 
     # --- reading ---------------------------------------------------------------
 
@@ -142,11 +130,18 @@ class ResumingReader:
         """Up to ``size`` bytes (all that is left for ``size < 0``); ``b""`` at the end."""
         chunks: list[bytes] = []
         while size != 0:
-            assert self._last is not None
-            left = self._last - self._position + 1
-            if left <= 0:
-                break
-            data = self._read_resuming(left if size < 0 else min(left, size))
+            if self._until_eof:
+                data = self._read_resuming(_SKIP_CHUNK if size < 0 else size)
+                if not data:
+                    self._until_eof = False
+                    self._last = self._position - 1
+                    break
+            else:
+                assert self._last is not None
+                left = self._last - self._position + 1
+                if left <= 0:
+                    break
+                data = self._read_resuming(left if size < 0 else min(left, size))
             self._position += len(data)
             chunks.append(data)
             if size > 0:
@@ -156,37 +151,30 @@ class ResumingReader:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _read_resuming(self, want: int) -> bytes:
-        """Some of the next ``want`` bytes; on a broken connection, ask again from here."""
-        failures = 0
-        while True:
-            try:
-                return self._read_some(want)
-            except Retryable as failed:
-                failures += 1
-                self._drop_connection()
-                if failures >= max(1, self._http.connection.max_attempts):
-                    raise failed.error from failed.__cause__
-                self.resumes += 1
-                logger.info(
-                    "object.get_resume key=%s offset=%d attempt=%d reason=%s",
-                    self._key,
-                    self._position,
-                    failures,
-                    failed.error.summary,
-                )
-                self._http.backoff(failures)
-                self._request(first=False)
+        """Some of the next ``want`` bytes; on a broken connection, ask again from here
+        (each try after the first sends ``GET`` with ``Range: bytes=<here>-``)."""
+        return self._http.with_retries(lambda: self._read_some(want), "GetObject", self._key)
 
     def _read_some(self, want: int) -> bytes:
         if self._response is None:
-            raise Retryable(self._broken(ConnectionResetError("no open connection")))
+            self.resumes += 1
+            logger.info(
+                "object.get_resume key=%s offset=%d resumes=%d",
+                self._key,
+                self._position,
+                self.resumes,
+            )
+            self._try_request(first=False)
+        assert self._response is not None
         try:
             data: bytes = self._response.read(want)
         except TRANSIENT as exc:
-            raise Retryable(self._broken(exc)) from exc
-        if not data:
+            self._drop_connection()
+            raise self._broken(exc) from exc
+        if not data and not self._until_eof:
             # http.client returns b"" when a body ends early: the connection broke.
-            raise Retryable(self._broken(http.client.IncompleteRead(b"", want)))
+            self._drop_connection()
+            raise self._broken(http.client.IncompleteRead(b"", want))
         return data
 
     def readable(self) -> bool:

@@ -44,9 +44,13 @@ _ALGORITHM = "AWS4-HMAC-SHA256"
 _SERVICE = "s3"
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Hop-by-hop and client-identifying headers that proxies may change: never signed.
+# Hop-by-hop, client-identifying and tracing headers that proxies may change or
+# add: never signed (botocore's list; a tracing proxy rewrites traceparent).
 _UNSIGNED_HEADERS = frozenset(
     {
+        "baggage",
+        "traceparent",
+        "tracestate",
         "connection",
         "expect",
         "keep-alive",

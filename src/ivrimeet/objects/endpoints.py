@@ -1,0 +1,60 @@
+"""Where a bucket's requests go: the scheme, host and path prefix of every object URL.
+
+With an endpoint (``S3_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``,
+``AWS_ENDPOINT_URL``: MinIO, R2, B2, a test server) addressing is path-style,
+``<endpoint>/<bucket>/<key>``, as the boto3 client is configured
+(``S3Connection.botocore_config``): no botocore needed.
+
+Without one, botocore's endpoint rules decide, exactly as for a boto3 client
+on the same connection: virtual-hosted or path-style (dotted bucket names),
+China (``amazonaws.com.cn``), FIPS and dualstack (``AWS_USE_FIPS_ENDPOINT``,
+``AWS_USE_DUALSTACK_ENDPOINT`` or the profile's settings). The rules are asked
+once per store, by presigning a GET of a placeholder key and keeping the URL
+without the key; no host name is written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from ivrimeet.objects.connections import Target
+from ivrimeet.objects.s3_client import S3Connection
+
+__all__ = ["BucketEndpoint", "resolve"]
+
+_PLACEHOLDER = "ivrimeet-endpoint-probe"
+
+
+@dataclass(frozen=True)
+class BucketEndpoint:
+    """The fixed part of every object URL of one bucket."""
+
+    scheme: str
+    host: str
+    port: int | None
+    prefix: str
+    """The path before the key: ``/bucket`` (path-style) or ``""`` (virtual-hosted)."""
+
+    def target(self, key: str = "", query: str = "") -> Target:
+        """Where a request about ``key`` goes (the bucket itself for ``key=""``)."""
+        path = f"{self.prefix}/{quote(key, safe='/~')}"
+        if query:
+            path = f"{path}?{query}"
+        netloc = f"{self.host}:{self.port}" if self.port else self.host
+        return Target(self.scheme, self.host, self.port, path, f"{self.scheme}://{netloc}{path}")
+
+
+def resolve(connection: S3Connection) -> BucketEndpoint:
+    """The bucket's endpoint: path-style under the configured URL, else botocore's rules."""
+    if connection.endpoint_url:
+        base = urlsplit(connection.endpoint_url)
+        prefix = f"{base.path.rstrip('/')}/{connection.bucket}"
+        return BucketEndpoint(base.scheme or "http", base.hostname or "", base.port, prefix)
+    client = connection.client(unsigned=True)
+    url = client.generate_presigned_url(
+        "get_object", Params={"Bucket": connection.bucket, "Key": _PLACEHOLDER}
+    )
+    parts = urlsplit(url)
+    prefix = parts.path.removesuffix(f"/{_PLACEHOLDER}")
+    return BucketEndpoint(parts.scheme, parts.hostname or "", parts.port, prefix)
