@@ -30,6 +30,9 @@
     │   └── UnsupportedMediaError                not audio/video, undecodable
     ├── UnavailableError (ConnectionError)       a dependency cannot be reached
     │   ├── StorageUnavailableError              S3 endpoint down or unreachable
+    │   │   ├── ClockSkewError                   S3 refused the request time (RequestTimeTooSkewed)
+    │   │   ├── ProxyError                       the HTTP(S) proxy refused or failed
+    │   │   └── TlsError                         the TLS handshake or certificate check failed
     │   ├── HubUnavailableError                  Hugging Face down or unreachable
     │   ├── DatabaseUnavailableError
     │   └── QueueUnavailableError
@@ -50,6 +53,7 @@ __all__ = [
     "ApiTokenError",
     "BucketNotFoundError",
     "CapacityError",
+    "ClockSkewError",
     "ConfigurationError",
     "ConflictError",
     "CreateOnlyUnsupportedError",
@@ -68,10 +72,12 @@ __all__ = [
     "NotFoundError",
     "ObjectNotFoundError",
     "PermissionDeniedError",
+    "ProxyError",
     "QueueUnavailableError",
     "RunSupersededError",
     "SizeLimitError",
     "StorageUnavailableError",
+    "TlsError",
     "UnavailableError",
     "UnsupportedError",
     "UnsupportedMediaError",
@@ -286,7 +292,11 @@ class AlreadyExistsError(ConflictError, FileExistsError):
 
 
 class RunSupersededError(ConflictError):
-    """A processing run no longer owns its meeting (reprocessed, deleted, or its claim expired)."""
+    """A processing run no longer owns its meeting (reprocessed, deleted, or its claim expired).
+
+    What to do: nothing: a newer run of the same meeting (or its deletion) took over and
+    records the result.
+    """
 
     code = "run_superseded"
 
@@ -434,6 +444,36 @@ class StorageUnavailableError(UnavailableError):
     """
 
     code = "storage_unavailable"
+
+
+class ClockSkewError(StorageUnavailableError):
+    """S3 refused the request because this machine's clock is off (``RequestTimeTooSkewed``).
+
+    What to do: synchronise the clock (NTP, ``chronyd``); S3 accepts requests up to 15
+    minutes off.
+    """
+
+    code = "clock_skew"
+
+
+class ProxyError(StorageUnavailableError):
+    """The proxy in ``HTTPS_PROXY`` / ``HTTP_PROXY`` refused or could not be reached.
+
+    What to do: check the proxy's address and credentials, or add the S3 endpoint's host
+    to ``NO_PROXY``.
+    """
+
+    code = "proxy_failed"
+
+
+class TlsError(StorageUnavailableError):
+    """The TLS connection to S3 failed: certificate not trusted, wrong host name, handshake.
+
+    What to do: for a private CA set ``AWS_CA_BUNDLE`` (or ``ca_bundle`` in the profile) to
+    its PEM file; check that ``S3_ENDPOINT_URL`` names the host the certificate is for.
+    """
+
+    code = "tls_failed"
 
 
 class HubUnavailableError(UnavailableError):

@@ -36,6 +36,7 @@ def s3_connection(settings: Settings) -> S3Connection:
         secret_access_key=_reveal(settings.aws_secret_access_key),
         session_token=_reveal(settings.aws_session_token),
         profile=settings.aws_profile,
+        transfer=settings.transfer_config(),
     )
 
 
@@ -54,13 +55,7 @@ def local_signing_key(data_dir: Path) -> bytes:
 def object_store(settings: Settings) -> ObjectStore:
     """S3 when ``S3_BUCKET`` is set, else the local folder store in the data dir."""
     if settings.uses_s3:
-        return S3Store(
-            s3_connection(settings),
-            part_size=settings.transfer_part_size,
-            concurrency=settings.transfer_concurrency,
-            upload_part_size=settings.upload_part_size,
-            upload_concurrency=settings.upload_concurrency,
-        )
+        return S3Store(s3_connection(settings))
     data_dir = settings.ivrimeet_data_dir
     return LocalStore(data_dir / "objects", signing_key=local_signing_key(data_dir))
 

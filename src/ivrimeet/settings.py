@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ivrimeet.errors import ConfigurationError
+from ivrimeet.objects.transfer_config import TransferConfig
 
 __all__ = ["ConfigRow", "Secret", "Settings", "describe_settings", "mask_secret"]
 
@@ -168,6 +169,18 @@ def _knob(
     return dataclasses.field(default=default, metadata={"description": description, "parse": parse})
 
 
+_TRANSFER_FIELDS = {
+    "part_size": "transfer_part_size",
+    "concurrency": "transfer_concurrency",
+    "upload_part_size": "upload_part_size",
+    "upload_concurrency": "upload_concurrency",
+    "connect_timeout": "s3_connect_timeout",
+    "read_timeout": "s3_read_timeout",
+    "max_attempts": "s3_max_attempts",
+}
+"""``TransferConfig`` field -> the setting that gives it."""
+
+
 @dataclass(frozen=True, init=False)
 class Settings:
     """Effective configuration; field ``foo_bar`` is read from ``FOO_BAR``.
@@ -180,7 +193,18 @@ class Settings:
     s3_bucket: str | None = _knob(None, "S3 bucket; unset = local folder store", _optional_text)
     s3_region: str | None = _knob(None, "region of the bucket", _optional_text)
     s3_endpoint_url: str | None = _knob(
-        None, "S3-compatible endpoint (MinIO, R2, B2, local)", _optional_text
+        None,
+        "S3-compatible endpoint (MinIO, R2, B2, local); unset: AWS_ENDPOINT_URL_S3,"
+        " then AWS_ENDPOINT_URL (botocore's order), else AWS's own for the region",
+        _optional_text,
+    )
+    aws_endpoint_url_s3: str | None = _knob(
+        None, "the AWS SDKs' S3 endpoint variable; S3_ENDPOINT_URL wins over it", _optional_text
+    )
+    aws_endpoint_url: str | None = _knob(
+        None,
+        "the AWS SDKs' endpoint for every service; S3_ENDPOINT_URL and AWS_ENDPOINT_URL_S3 win",
+        _optional_text,
     )
     aws_access_key_id: Secret | None = _knob(
         None, "access key id; absent = AWS credential chain", _secret
@@ -191,19 +215,35 @@ class Settings:
     )
     aws_profile: str | None = _knob(None, "named profile from ~/.aws/config", _optional_text)
     model_prefix: str = _knob("models/", "bucket prefix under which models are stored", _prefix)
+    # Defaults and ranges are TransferConfig's (objects/transfer_config.py), checked there.
     transfer_part_size: int = _knob(
-        16 * MIB, "bytes per ranged GET on download", _number(int, ge=5 * MIB, le=512 * MIB)
+        TransferConfig.part_size, "bytes per ranged GET on download (5 MiB-5 GiB)", _number(int)
     )
     transfer_concurrency: int = _knob(
-        8, "parallel connections per transfer", _number(int, ge=1, le=64)
+        TransferConfig.concurrency, "parallel connections per download (1-64)", _number(int)
     )
     upload_part_size: int = _knob(
-        8 * MIB,
-        "bytes per multipart part on upload (memory: (UPLOAD_CONCURRENCY + 1) x this)",
-        _number(int, ge=5 * MIB, le=512 * MIB),
+        TransferConfig.upload_part_size,
+        "bytes per multipart part on upload, 5 MiB-5 GiB (memory: (UPLOAD_CONCURRENCY + 1) x this)",
+        _number(int),
     )
     upload_concurrency: int = _knob(
-        3, "multipart parts uploading at once per upload", _number(int, ge=1, le=64)
+        TransferConfig.upload_concurrency,
+        "multipart parts uploading at once per upload (1-64)",
+        _number(int),
+    )
+    s3_connect_timeout: float = _knob(
+        TransferConfig.connect_timeout,
+        "seconds to connect to S3 (TCP, proxy, TLS) before a retry",
+        _number(float),
+    )
+    s3_read_timeout: float = _knob(
+        TransferConfig.read_timeout, "seconds S3 may stay silent mid-answer", _number(float)
+    )
+    s3_max_attempts: int = _knob(
+        TransferConfig.max_attempts,
+        "tries per S3 request, the first included (botocore standard-mode retries, 1-20)",
+        _number(int),
     )
 
     # --- Hugging Face -------------------------------------------------------
@@ -291,6 +331,23 @@ class Settings:
                 problems.append(f"{name}: {'malformed' if secret else exc}")
                 continue
             object.__setattr__(self, field.name, value)
+        if self.s3_endpoint_url is None:
+            # botocore's precedence: the explicit endpoint, then the service's
+            # variable, then the global one; one endpoint for every S3 call.
+            endpoint = self.aws_endpoint_url_s3 or self.aws_endpoint_url
+            object.__setattr__(self, "s3_endpoint_url", endpoint)
+        # Ranges are TransferConfig's: checked there, for the values that parsed.
+        unparsed = {problem.split(":", 1)[0] for problem in problems}
+        try:
+            TransferConfig(
+                **{
+                    name: getattr(self, setting)
+                    for name, setting in _TRANSFER_FIELDS.items()
+                    if setting.upper() not in unparsed
+                }
+            )
+        except ConfigurationError as exc:
+            problems.append(exc.summary)
         if problems:
             raise ConfigurationError(
                 "The configuration is not valid.",
@@ -302,6 +359,12 @@ class Settings:
         """A copy with ``values`` changed (parsed and checked like the rest)."""
         current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return Settings(env_file=None, **{**current, **values})
+
+    def transfer_config(self) -> TransferConfig:
+        """The S3 transfer tunables (sizes, timeouts, retries), checked by ``TransferConfig``."""
+        return TransferConfig(
+            **{name: getattr(self, setting) for name, setting in _TRANSFER_FIELDS.items()}
+        )
 
     @property
     def uses_s3(self) -> bool:
