@@ -9,8 +9,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-__all__ = ["RedactSecrets", "configure_logging"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["FORMAT", "RedactSecrets", "configure_logging"]
+
+# One event per line: time, level, logger, then the event and its key=value pairs.
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 _NOISY = (
     "botocore",
@@ -48,18 +55,32 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = ()) -> None:
+def _handler(console: Console | None) -> logging.Handler:
+    if console is None:
+        return logging.StreamHandler(sys.stderr)
+    from rich.logging import RichHandler
+
+    return RichHandler(
+        console=console, show_time=False, show_path=False, markup=False, highlighter=None
+    )
+
+
+def configure_logging(
+    level: str = "INFO", *, secrets: Iterable[str] = (), console: Console | None = None
+) -> None:
     """Send logs to stderr at ``level``; keep chatty HTTP libraries at WARNING.
 
+    With ``console`` (the console of the progress bars being shown), records are
+    printed through it, above the bars, instead of into them.
     botocore's DEBUG output contains signed headers, so it never goes below WARNING.
     """
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_ivrimeet", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    for old in list(root.handlers):
+        if getattr(old, "_ivrimeet", False):
+            root.removeHandler(old)
+    handler = _handler(console)
     handler._ivrimeet = True  # type: ignore[attr-defined]  # marks our own handler for re-configuration
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(logging.Formatter(FORMAT if console is None else "%(name)s %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)

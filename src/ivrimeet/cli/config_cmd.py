@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from ivrimeet.cli.output import JsonOption, echo_json, stdout
 from ivrimeet.cli.state import load_settings
 from ivrimeet.settings import describe_settings
 
@@ -16,10 +16,13 @@ def register(app: typer.Typer) -> None:
     app.command("config")(show_config)
 
 
-def show_config(ctx: typer.Context) -> None:
+def show_config(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Show every setting, its value (secrets masked) and where it came from."""
     settings = load_settings(ctx)
+    if as_json:
+        echo_json(describe_settings(settings))
+        return
     table = Table("name", "value", "source", "meaning")
     for row in describe_settings(settings):
         table.add_row(row.name, row.value, row.source, row.description)
-    Console(width=160).print(table)
+    stdout().print(table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from ivrimeet import db
+from ivrimeet.cli.output import JsonOption, echo_json
 from ivrimeet.cli.state import load_settings
 
 __all__ = ["register"]
@@ -21,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 @group.command("upgrade")
-def upgrade(ctx: typer.Context) -> None:
+def upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Apply every pending migration (safe to run while other processes start)."""
     settings = load_settings(ctx)
     url = (
@@ -35,7 +36,9 @@ def upgrade(ctx: typer.Context) -> None:
         head = db.upgrade(database)
     finally:
         database.dispose()
-    if before == head:
+    if as_json:
+        echo_json({"database": database.label, "before": before, "head": head})
+    elif before == head:
         typer.echo(f"{database.label}: already at {head}")
     else:
         typer.echo(f"{database.label}: upgraded {before or 'empty'} -> {head}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ivrimeet.cli.output import JsonOption, echo_json
 from ivrimeet.cli.state import load_settings
 from ivrimeet.errors import ConfigurationError
 from ivrimeet.objects import (
@@ -23,13 +24,14 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
-def doctor(ctx: typer.Context) -> None:
+def doctor(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Check settings, credentials, the bucket, every permission (tried for real) and disk."""
     try:
         settings = load_settings(ctx)
     except ConfigurationError as error:
         message = " ".join([error.summary, *error.details])
-        _print(CheckResult("settings", CheckStatus.FAIL, message, "; ".join(error.hints)))
+        failed = CheckResult("settings", CheckStatus.FAIL, message, "; ".join(error.hints))
+        _report([failed], as_json=as_json)
         raise typer.Exit(1) from None
     results = [_settings_ok(settings)]
     if settings.uses_s3:
@@ -37,8 +39,7 @@ def doctor(ctx: typer.Context) -> None:
     else:
         results.append(data_dir_writable(settings.ivrimeet_data_dir))
     results.append(free_disk(settings.tmp_dir, settings.disk_warning_bytes))
-    for result in results:
-        _print(result)
+    _report(results, as_json=as_json)
     if any(result.status is CheckStatus.FAIL for result in results):
         raise typer.Exit(1)
 
@@ -53,6 +54,19 @@ def _settings_ok(settings: Settings) -> CheckResult:
     else:
         where = f"local folder store in {settings.ivrimeet_data_dir} (S3_BUCKET unset)"
     return CheckResult("settings", CheckStatus.OK, f"valid; objects go to {where}")
+
+
+def _report(results: list[CheckResult], *, as_json: bool) -> None:
+    if as_json:
+        echo_json(
+            [
+                {"check": r.name, "status": r.status.value, "message": r.message, "fix": r.fix}
+                for r in results
+            ]
+        )
+        return
+    for result in results:
+        _print(result)
 
 
 def _print(result: CheckResult) -> None:

@@ -1,24 +1,35 @@
-"""How the CLI reports an ``IvrimeetError``: the message on stderr, the class's exit code."""
+"""The root command group: global options anywhere, and ``IvrimeetError`` as message + exit code."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import typer
+from typer._click.core import Context  # typer vendors click; its hooks take this Context
 from typer.core import TyperGroup
 
 from ivrimeet.errors import IvrimeetError
 
-__all__ = ["IvrimeetGroup"]
+__all__ = ["GLOBAL_FLAGS", "IvrimeetGroup", "hoist_global_flags"]
+
+
+# The root command's own flags; like `aws` and `gh`, they may follow the subcommand too.
+GLOBAL_FLAGS = frozenset({"--verbose", "-v", "--debug"})
 
 
 class IvrimeetGroup(TyperGroup):
     """A command group that turns ``IvrimeetError`` into ``Error: ...`` and an exit code.
 
-    With ``--debug`` on the root command the traceback is shown instead.
+    With ``--debug`` the traceback is shown instead. ``--verbose`` and ``--debug``
+    are accepted after the subcommand as well (``ivrimeet doctor --verbose``).
     """
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_flags(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except IvrimeetError as exc:
@@ -31,3 +42,10 @@ class IvrimeetGroup(TyperGroup):
                 f"Error: {exc}", markup=False
             )
             raise typer.Exit(exc.exit_code) from None
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """``args`` with the global flags moved to the front (none is taken from after ``--``)."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
 
 
 def iam_policy(
-    bucket: str = typer.Argument(..., help="The bucket ivrimeet will use (S3_BUCKET)."),
+    bucket: str = typer.Argument(
+        ..., metavar="BUCKET", help="The bucket ivrimeet will use (S3_BUCKET)."
+    ),
 ) -> None:
     """Print the IAM policy JSON that grants ivrimeet exactly what it needs on BUCKET."""
     typer.echo(policy_json(bucket))

@@ -2,22 +2,22 @@
 
 Every command starts by removing temporary caches of dead processes
 (``runtime.model_store`` sweeps). Transfers show Rich progress bars on a
-terminal; the model store only sees ``TransferEvents`` callbacks.
+terminal (``cli/progress.py``); the model store only sees ``TransferEvents``
+callbacks. Every command that prints a result takes ``--json``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import Annotated, Literal, cast
 
 import typer
 
-from ivrimeet.cli.state import load_settings
-from ivrimeet.errors import IntegrityError
+from ivrimeet.cli.output import JsonOption, echo_json, stdout
+from ivrimeet.cli.state import load_settings, log_level
+from ivrimeet.errors import IntegrityError, UnavailableError
 from ivrimeet.models import (
     EncoderLoader,
     ModelKind,
@@ -30,30 +30,20 @@ from ivrimeet.models import (
     remove_model,
     verify_models,
 )
-from ivrimeet.runtime import model_store
+from ivrimeet.runtime import model_store, secret_values
 from ivrimeet.settings import Settings
-
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress, TaskID
 
 # Rich is imported where something is drawn: `models export --no-progress` (scripts,
 # image builds) never loads it (~45 ms of start-up).
 
-__all__ = ["RichTransferEvents", "register", "register_export"]
+__all__ = ["register", "register_export"]
 
 models_app = typer.Typer(
     no_args_is_help=True,
-    help="Models in the bucket: pre-warm, inspect, verify, remove, collect garbage.",
+    help="Models in the bucket: pull, list, verify, rm, gc, warm, export.",
 )
 
-
-@cache
-def _stdout() -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
-
+ProgressOption = typer.Option(True, help="Show progress bars.")
 
 KindOption = Literal["auto", "pipeline", "encoder", "snapshot"]
 
@@ -69,58 +59,15 @@ def register_export(app: typer.Typer) -> None:
     app.add_typer(only, name="models")
 
 
-class RichTransferEvents:
-    """``TransferEvents`` drawn as one Rich progress bar per phase (thread-safe)."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._task: TaskID | None = None
-        self._lock = threading.Lock()
-
-    def started(self, phase: str, label: str, files: int, total_bytes: int) -> None:
-        with self._lock:
-            self._task = self._progress.add_task(
-                f"{phase} {label} ({files} files)", total=total_bytes
-            )
-
-    def advanced(self, byte_count: int) -> None:
-        with self._lock:
-            if self._task is not None:
-                self._progress.advance(self._task, byte_count)
-
-    def finished(self) -> None:
-        with self._lock:
-            if self._task is not None:
-                self._progress.stop_task(self._task)
-            self._task = None
-
-
 @contextmanager
 def _store(ctx: typer.Context, *, progress: bool) -> Iterator[tuple[Settings, ModelStore]]:
     settings = load_settings(ctx)
     if not progress:
         yield settings, model_store(settings)
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from ivrimeet.cli.progress import RichTransferEvents, transfer_bars
 
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    with bars:
+    with transfer_bars(log_level(ctx, settings), secret_values(settings)) as bars:
         yield settings, model_store(settings, events=RichTransferEvents(bars))
 
 
@@ -143,25 +90,31 @@ def _split(spec: str) -> tuple[str, str | None]:
 @models_app.command("pull")
 def pull_command(
     ctx: typer.Context,
-    repo: str = typer.Argument(..., help="Hugging Face repo id (pyannote/speaker-diarization-3.1)"),
-    revision: str | None = typer.Option(None, help="Branch, tag or commit (default: main)."),
+    repo: str = typer.Argument(
+        ..., metavar="REPO", help="Hugging Face repo id (pyannote/speaker-diarization-3.1)."
+    ),
+    revision: str | None = typer.Option(
+        None, metavar="REVISION", help="Branch, tag or commit (default: main)."
+    ),
     refresh: bool = typer.Option(
         False, "--refresh", help="Ask Hugging Face for the revision's newest commit and store it."
     ),
     kind: str = typer.Option(
         "auto",
+        metavar="KIND",
         help="Loader whose closure to store: pipeline, encoder, snapshot, or auto: "
         "what the repo's files call for (config.yaml with a 'pipeline' key: pipeline; "
         "hyperparams.yaml: encoder; else snapshot), and pipeline for DIARIZATION_PIPELINE, "
         "encoder for EMBEDDING_MODEL. A repo stored as a kind that lacks the files "
         "needed is an error saying what to run.",
     ),
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    progress: bool = ProgressOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Store a model in the bucket (deploy-time pre-warming)."""
     if kind not in ("auto", "pipeline", "encoder", "snapshot"):
         raise typer.BadParameter(f"unknown kind {kind!r}", param_hint="--kind")
-    with _store(ctx, progress=progress) as (settings, store):
+    with _store(ctx, progress=progress and not as_json) as (settings, store):
         result = pull(
             store,
             repo,
@@ -170,15 +123,29 @@ def pull_command(
             refresh=refresh,
         )
     manifest = result.manifest
+    report = result.report
+    if as_json:
+        echo_json(
+            {
+                "repo": result.repo,
+                "revision": result.revision,
+                "commit": manifest.commit,
+                "already_stored": report is None,
+                "source": None if report is None else _source(report.source),
+                "files": len(manifest.files),
+                "bytes": manifest.total_bytes,
+                "seconds": None if report is None else report.seconds,
+            }
+        )
+        return
     where = f"{result.repo}@{result.revision} -> {manifest.commit}"
-    if result.report is None:
-        _stdout().print(
+    if report is None:
+        stdout().print(
             f"{where}: already in {store.location} "
             f"({len(manifest.files)} files, {manifest.total_bytes} bytes)"
         )
         return
-    report = result.report
-    _stdout().print(
+    stdout().print(
         f"{where}: stored from {'Hugging Face' if report.source == 'hf' else 'the bucket'} "
         f"({report.files} files, {report.bytes} bytes, {report.seconds:.1f} s)"
     )
@@ -187,40 +154,41 @@ def pull_command(
 @models_app.command("list")
 def list_command(
     ctx: typer.Context,
-    repo: str | None = typer.Argument(None, help="Only this repo."),
+    repo: str | None = typer.Argument(None, metavar="[REPO]", help="Only this repo."),
+    as_json: bool = JsonOption,
 ) -> None:
     """List stored models: repo, revisions -> commit, files, bytes, created."""
     with _store(ctx, progress=False) as (_, store):
         models = list_models(store, repo)
-    if not models:
-        _stdout().print(f"No models stored in {store.location}")
+    if as_json:
+        echo_json(models)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("repo", "revisions", "commit", "kind", "files", "bytes", "created")
+    if not models:
+        stdout().print(f"No models stored in {store.location}")
+        return
+    # One block per model rather than a table: a 40-character commit (copied into
+    # `models rm REPO@COMMIT`) leaves too little of 80 columns for six more columns.
     for model in models:
-        table.add_row(
-            model.repo,
-            ", ".join(model.revisions) or "-",
-            model.commit,
-            model.kind,
-            str(model.files),
-            str(model.bytes),
-            model.created,
+        stdout().print(f"{model.repo}", markup=False)
+        stdout().print(
+            f"  {', '.join(model.revisions) or '-'} -> {model.commit}\n"
+            f"  {model.kind}, {model.files} files, {model.bytes} bytes, created {model.created}",
+            markup=False,
         )
-    Console(width=200).print(table)
 
 
 @models_app.command("verify")
 def verify_command(
     ctx: typer.Context,
-    repo: str | None = typer.Argument(None, help="Only this repo's blobs."),
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    repo: str | None = typer.Argument(None, metavar="[REPO]", help="Only this repo's blobs."),
+    progress: bool = ProgressOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Re-hash every stored blob; exits non-zero if one is missing or corrupt."""
-    with _store(ctx, progress=progress) as (_, store):
+    with _store(ctx, progress=progress and not as_json) as (_, store):
         report = verify_models(store, repo)
+    if as_json:
+        echo_json(report)
     if report.problems:
         raise IntegrityError(
             f"{len(report.problems)} of {report.blobs} blobs in {store.location} are "
@@ -232,10 +200,11 @@ def verify_command(
                 "or remove the model (`ivrimeet models rm REPO`) and pull it again",
             ],
         )
-    _stdout().print(
-        f"OK: {report.blobs} blobs ({report.bytes} bytes) of {report.manifests} "
-        "manifests hash to their names."
-    )
+    if not as_json:
+        stdout().print(
+            f"OK: {report.blobs} blobs ({report.bytes} bytes) of {report.manifests} "
+            "manifests hash to their names."
+        )
 
 
 @models_app.command("rm")
@@ -243,6 +212,7 @@ def rm_command(
     ctx: typer.Context,
     spec: str = typer.Argument(..., metavar="REPO[@COMMIT]", help="What to remove."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Remove a model's manifest(s) and refs; `models gc` then frees its blobs."""
     repo, commit = _split(spec)
@@ -250,12 +220,15 @@ def rm_command(
         typer.confirm(f"Remove {spec} from the bucket?", abort=True)
     with _store(ctx, progress=False) as (_, store):
         removed = remove_model(store, repo, commit)
+    if as_json:
+        echo_json({"removed": [store.objects.url_for(key) for key in removed]})
+        return
     if not removed:
-        _stdout().print(f"Nothing stored for {spec}.")
+        stdout().print(f"Nothing stored for {spec}.")
         return
     for key in removed:
-        _stdout().print(f"removed {store.objects.url_for(key)}")
-    _stdout().print("Run `ivrimeet models gc` to delete blobs no other model uses.")
+        stdout().print(f"removed {store.objects.url_for(key)}")
+    stdout().print("Run `ivrimeet models gc` to delete blobs no other model uses.")
 
 
 @models_app.command("gc")
@@ -263,48 +236,91 @@ def gc_command(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be deleted."),
     grace_hours: float = typer.Option(
-        24.0, help="Keep unreferenced blobs younger than this (fills in progress)."
+        24.0, metavar="HOURS", help="Keep unreferenced blobs younger than this (fills in progress)."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Delete blobs no manifest references (older than the grace period) and expired leases."""
     with _store(ctx, progress=False) as (_, store):
         report = collect_garbage(store, grace_seconds=grace_hours * 3600, dry_run=dry_run)
+    if as_json:
+        echo_json(report)
+        return
     verb = "would delete" if dry_run else "deleted"
     for key in report.deleted:
-        _stdout().print(f"{verb} {store.objects.url_for(key)}")
-    _stdout().print(
+        stdout().print(f"{verb} {store.objects.url_for(key)}")
+    stdout().print(
         f"{verb} {len(report.deleted)} blobs ({report.deleted_bytes} bytes); "
         f"kept {report.spared_young} younger than {grace_hours:g} h; "
         f"removed {len(report.leases_removed)} expired leases."
     )
 
 
+def _source(source: str) -> str:
+    """What ``LoadReport.source`` means to a reader: ``bucket`` or ``huggingface``."""
+    return "bucket" if source == "s3" else "huggingface"
+
+
 @models_app.command("warm")
 def warm_command(
     ctx: typer.Context,
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    require_bucket: bool = typer.Option(
+        False,
+        "--require-bucket",
+        help="Exit non-zero unless every model came from the bucket (deploy checks).",
+    ),
+    progress: bool = ProgressOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Load the configured pipeline and speaker encoder; say where each came from."""
-    with _store(ctx, progress=progress) as (settings, store):
+    with _store(ctx, progress=progress and not as_json) as (settings, store):
         reports = [
             store.load(PipelineLoader(), settings.diarization_pipeline).report,
             store.load(EncoderLoader(), settings.embedding_model).report,
         ]
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("model", "kind", "commit", "source", "files", "bytes", "seconds")
-    for report in reports:
-        table.add_row(
-            report.repo,
-            report.kind,
-            report.commit,
-            "bucket" if report.source == "s3" else "Hugging Face",
-            str(report.files),
-            str(report.bytes),
-            f"{report.seconds:.2f}",
+    if as_json:
+        echo_json(
+            [
+                {
+                    "model": r.repo,
+                    "kind": r.kind,
+                    "commit": r.commit,
+                    "source": _source(r.source),
+                    "files": r.files,
+                    "bytes": r.bytes,
+                    "seconds": r.seconds,
+                }
+                for r in reports
+            ]
         )
-    Console(width=200).print(table)
+    else:
+        from rich.table import Table
+
+        table = Table("model", "kind")
+        for column in ("commit", "source", "files", "bytes", "seconds"):
+            table.add_column(column, no_wrap=True)
+        for report in reports:
+            table.add_row(
+                report.repo,
+                report.kind,
+                report.commit[:12],
+                "bucket" if report.source == "s3" else "Hugging Face",
+                str(report.files),
+                str(report.bytes),
+                f"{report.seconds:.2f}",
+            )
+        stdout().print(table)
+    elsewhere = [r.repo for r in reports if r.source != "s3"]
+    if require_bucket and elsewhere:
+        raise UnavailableError(
+            f"Not every model came from the bucket {store.location}: "
+            f"{', '.join(elsewhere)} loaded from Hugging Face.",
+            details=["the model.bucket_unavailable or model.stored log lines above say why"],
+            hints=[
+                "run `ivrimeet doctor` to check the bucket's settings and permissions",
+                "if the model was simply not stored yet, it is now: run the check again",
+            ],
+        )
 
 
 @models_app.command("export")
@@ -322,7 +338,8 @@ def export_command(
             metavar="DIR", help="New or empty directory to write the Hugging Face cache into."
         ),
     ],
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    progress: bool = ProgressOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Restore a stored model from the bucket into DIR as a Hugging Face cache, and keep it.
 
@@ -333,8 +350,11 @@ def export_command(
     HF_HUB_CACHE=DIR (or cache_dir=DIR) and HF_HUB_OFFLINE=1.
     """
     repo, revision = _split(spec)
-    with _store(ctx, progress=progress) as (_, store):
+    with _store(ctx, progress=progress and not as_json) as (_, store):
         result = export_model(store, repo, revision, directory)
+    if as_json:
+        echo_json(result)
+        return
     # Plain text: importing Rich for one line would cost this command ~25 ms.
     typer.echo(
         f"{result.repo}@{result.revision} -> {result.commit}: exported to {result.directory} "

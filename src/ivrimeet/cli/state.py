@@ -10,7 +10,7 @@ from ivrimeet.logs import configure_logging
 from ivrimeet.runtime import secret_values
 from ivrimeet.settings import Settings
 
-__all__ = ["CliState", "load_settings"]
+__all__ = ["CliState", "load_settings", "log_level"]
 
 
 @dataclass
@@ -25,7 +25,11 @@ def load_settings(ctx: typer.Context) -> Settings:
     A malformed variable is a ``ConfigurationError`` naming each variable.
     """
     settings = Settings()
-    state = ctx.find_root().obj
-    level = "DEBUG" if isinstance(state, CliState) and state.verbose else settings.log_level
-    configure_logging(level, secrets=secret_values(settings))
+    configure_logging(log_level(ctx, settings), secrets=secret_values(settings))
     return settings
+
+
+def log_level(ctx: typer.Context, settings: Settings) -> str:
+    """``DEBUG`` with ``--verbose``, else ``LOG_LEVEL``."""
+    state = ctx.find_root().obj
+    return "DEBUG" if isinstance(state, CliState) and state.verbose else settings.log_level
