@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from typer._click.core import Context  # typer vendors click; its hooks take this Context
 from typer.core import TyperGroup
 
 from ivrimeet.errors import IvrimeetError
@@ -24,12 +23,14 @@ class IvrimeetGroup(TyperGroup):
     are accepted after the subcommand as well (``ivrimeet doctor --verbose``).
     """
 
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+    # ``ctx`` is typer's vendored click Context, which typer does not export (its
+    # module is private), hence ``Any``.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:
             args = hoist_global_flags(args)
         return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except IvrimeetError as exc:
