@@ -46,6 +46,8 @@ class S3Server:
     access_key: str = TEST_ACCESS_KEY
     secret_key: str = field(default=TEST_SECRET_KEY, repr=False)
     region: str = TEST_REGION
+    ca_bundle: str | None = None
+    """The CA file to trust (an HTTPS server with a private CA), else None."""
 
     def admin_client(self):  # type: ignore[no-untyped-def]  # boto3 client, typed by stubs
         return boto3.client(
@@ -55,6 +57,7 @@ class S3Server:
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+            verify=self.ca_bundle,
         )
 
     def connection(self, bucket: str, **overrides: object) -> S3Connection:
