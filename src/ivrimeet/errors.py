@@ -35,7 +35,8 @@
     │   │   └── TlsError                         the TLS handshake or certificate check failed
     │   ├── HubUnavailableError                  Hugging Face down or unreachable
     │   ├── DatabaseUnavailableError
-    │   └── QueueUnavailableError
+    │   ├── QueueUnavailableError
+    │   └── ServerBusyError                      at capacity now (uploads in flight): retry later
     └── LeaseTimeoutError (TimeoutError)         waited too long for another filler
 
 Each class carries ``code`` (stable, used in API bodies), ``http_status`` and
@@ -75,6 +76,7 @@ __all__ = [
     "ProxyError",
     "QueueUnavailableError",
     "RunSupersededError",
+    "ServerBusyError",
     "SizeLimitError",
     "StorageUnavailableError",
     "TlsError",
@@ -494,6 +496,13 @@ class DatabaseUnavailableError(UnavailableError):
     """
 
     code = "database_unavailable"
+
+
+class ServerBusyError(UnavailableError):
+    """This process is at its bound (concurrent uploads); the answer carries ``Retry-After``."""
+
+    code = "busy"
+    retry_after_seconds = 5
 
 
 class QueueUnavailableError(UnavailableError):

@@ -282,6 +282,11 @@ class Settings:
     )
     ivrimeet_api_token: Secret | None = _knob(None, "bearer token the API requires", _secret)
     max_upload_bytes: int = _knob(2 * GIB, "largest recording accepted", _number(int, ge=1))
+    max_concurrent_uploads: int = _knob(
+        4,
+        "uploads one API process streams at once (each holds up to ~25 MiB); more get 503",
+        _number(int, ge=1, le=1000),
+    )
     snippet_seconds: float = _knob(
         15.0, "seconds of audio per speaker snippet", _number(float, gt=0, le=120)
     )

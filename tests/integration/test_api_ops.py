@@ -17,6 +17,7 @@ def test_readyz_is_ready_when_database_queue_and_store_answer(s3_api: ApiServer)
         "queue": "ok",
         "object_store": "ok",
         "models": "not used by this process",
+        "schema": "ok",
     }
 
 

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from ivrimeet import db
 from ivrimeet.api.auth import require_token
 from ivrimeet.api.error_responses import install_error_handlers
+from ivrimeet.api.request_ids import RequestIdMiddleware
 from ivrimeet.api.routes import files, health, meetings, ops, web
+from ivrimeet.api.schema_startup import SchemaStartup
 from ivrimeet.api.state import ApiState, ModelReadiness
+from ivrimeet.api.upload_slots import UploadSlots
 from ivrimeet.settings import Settings
 from ivrimeet.worker import Services, build_services
 
@@ -48,20 +50,24 @@ def create_app(
         services=services,
         api_token=token.get_secret_value() if token is not None else None,
         max_upload_bytes=settings.max_upload_bytes,
+        upload_slots=UploadSlots(settings.max_concurrent_uploads),
         models=models,
     )
 
+    schema = SchemaStartup(services.database, then=worker.start if worker is not None else None)
+    state.schema = schema
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(db.upgrade, services.database)
+        # The database down at start-up does not stop the server: /readyz says why.
+        await run_in_threadpool(schema.start)
         if state.api_token is None:
             logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: the API is open")
-        if worker is not None:
-            await run_in_threadpool(worker.start)
         try:
             yield
         finally:
-            if worker is not None:
+            await run_in_threadpool(schema.stop)
+            if worker is not None and schema.ready:
                 # Graceful: a job in progress finishes before the database closes.
                 await run_in_threadpool(worker.stop)
             services.close()
@@ -70,6 +76,7 @@ def create_app(
     app.state.settings = settings
     app.state.api = state
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(ops.router)
     app.include_router(files.router)

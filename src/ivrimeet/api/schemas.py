@@ -39,6 +39,10 @@ class MeetingSummaryOut(BaseModel):
     title: str | None
     status: str = Field(description="queued | processing | done | failed")
     error: str | None = Field(description="why it failed (or is being retried)")
+    warning: str | None = Field(
+        default=None,
+        description="what to know about a processed recording (cut short, damaged frames)",
+    )
     duration_seconds: float | None
     created_at: datetime
 
@@ -63,5 +67,8 @@ class RenameSpeakerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(
-        max_length=200, description="the speaker's name; null removes it (and its voiceprint)"
+        max_length=200,
+        # NUL cannot be stored by PostgreSQL (a 500 once): refused as 422 on every database.
+        pattern=r"^[^\x00]*$",
+        description="the speaker's name; null removes it (and its voiceprint)",
     )

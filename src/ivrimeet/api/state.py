@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ivrimeet.api.upload_slots import UploadSlots
 from ivrimeet.worker import Services
 
 __all__ = ["ApiState", "ModelReadiness"]
@@ -18,5 +19,8 @@ class ApiState:
     services: Services
     api_token: str | None
     max_upload_bytes: int
+    upload_slots: UploadSlots
     url_expiry_seconds: int = 900
     models: ModelReadiness | None = None
+    schema: Callable[[], tuple[bool, str]] | None = None
+    """``() -> (ready, state)`` of the start-up schema upgrade (``schema_startup``)."""

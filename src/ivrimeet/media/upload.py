@@ -539,4 +539,9 @@ def _clean_title(title: str | None) -> str | None:
     title = title.strip()
     if len(title) > MAX_TITLE_CHARS:
         raise _title_too_long()
+    if "\x00" in title:
+        # PostgreSQL cannot store NUL in text: refused here, the same on every database.
+        raise InvalidInputError(
+            "The title contains a NUL character.", hints=["send the title as plain text"]
+        )
     return title or None

@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/meetings", tags=["meetings"])
 
 MAX_JSON_BODY_BYTES = 4096
+MAX_OFFSET = 2**31 - 1
+"""Largest ``offset`` accepted (422 beyond): far past any real list, inside every database's
+integer (a 64-bit overflow was a 500)."""
 
 
 def recording_key(meeting_id: str, extension: str) -> str:
@@ -66,6 +69,7 @@ def _summary(record: db.MeetingRecord) -> MeetingSummaryOut:
         title=record.title,
         status=record.status,
         error=record.error,
+        warning=record.warning,
         duration_seconds=record.duration_seconds,
         created_at=record.created_at,
     )
@@ -139,15 +143,17 @@ async def upload_meeting(
     services = state.services
     meeting_id = uuid.uuid4().hex
     try:
-        stored = await store_upload(
-            request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=_content_length(request),
-            store=services.store,
-            key_for=lambda extension: recording_key(meeting_id, extension),
-            max_bytes=state.max_upload_bytes,
-            title=title,
-        )
+        # The bound on upload memory: a slot is taken before a byte of the body is read.
+        with state.upload_slots.hold():
+            stored = await store_upload(
+                request.stream(),
+                content_type=request.headers.get("content-type"),
+                content_length=_content_length(request),
+                store=services.store,
+                key_for=lambda extension: recording_key(meeting_id, extension),
+                max_bytes=state.max_upload_bytes,
+                title=title,
+            )
     except ClientDisconnect:
         UPLOADS.labels(outcome="disconnected").inc()
         logger.info("upload.disconnected meeting=%s", meeting_id)
@@ -202,7 +208,7 @@ def _forget(state: ApiState, meeting_id: str) -> None:
 def list_meetings(
     database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> MeetingPageOut:
     page = db.list_meetings(database, limit=limit, offset=offset)
     counts = db.count_speakers(database, [m.id for m in page.items])

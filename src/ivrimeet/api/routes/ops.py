@@ -42,6 +42,8 @@ def readyz(state: StateDep) -> JSONResponse:
         except IvrimeetError as exc:
             checks[name] = exc.code
             logger.warning("readyz.failed check=%s error=%s", name, exc.summary)
+    if state.schema is not None:
+        checks["schema"] = state.schema()[1]
     ready = all(v == "ok" for v in checks.values())
     if state.models is None:
         checks["models"] = "not used by this process"
