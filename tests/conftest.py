@@ -9,6 +9,7 @@ import pytest
 
 pytest_plugins = [
     "tests.servers.s3",
+    "tests.servers.s3_tls",
     "tests.servers.moto_iam",
     "tests.servers.api",
     "tests.servers.databases",
