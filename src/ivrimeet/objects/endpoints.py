@@ -9,13 +9,16 @@ Without one, botocore's endpoint rules decide, exactly as for a boto3 client
 on the same connection: virtual-hosted or path-style (dotted bucket names),
 China (``amazonaws.com.cn``), FIPS and dualstack (``AWS_USE_FIPS_ENDPOINT``,
 ``AWS_USE_DUALSTACK_ENDPOINT`` or the profile's settings). The rules are asked
-once per store, by presigning a GET of a placeholder key and keeping the URL
-without the key; no host name is written here.
+once per store: a GET of a placeholder key is built by a boto3 client and
+stopped before it is signed or sent (``before-sign``), keeping its URL without
+the key. (Not a presigned URL: botocore presigns against the global
+``s3.amazonaws.com`` host.) No host name is written here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ivrimeet.objects.connections import Target
@@ -52,9 +55,22 @@ def resolve(connection: S3Connection) -> BucketEndpoint:
         prefix = f"{base.path.rstrip('/')}/{connection.bucket}"
         return BucketEndpoint(base.scheme or "http", base.hostname or "", base.port, prefix)
     client = connection.client(unsigned=True)
-    url = client.generate_presigned_url(
-        "get_object", Params={"Bucket": connection.bucket, "Key": _PLACEHOLDER}
-    )
-    parts = urlsplit(url)
+    client.meta.events.register("before-sign.s3.GetObject", _capture)
+    try:
+        client.get_object(Bucket=connection.bucket, Key=_PLACEHOLDER)
+    except _Captured as captured:
+        parts = urlsplit(captured.url)
+    else:  # pragma: no cover - before-sign always runs before sending
+        raise AssertionError("botocore sent a request it was asked only to address")
     prefix = parts.path.removesuffix(f"/{_PLACEHOLDER}")
     return BucketEndpoint(parts.scheme, parts.hostname or "", parts.port, prefix)
+
+
+class _Captured(Exception):  # a signal: the URL botocore built, before anything was sent
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+def _capture(request: Any, **_: Any) -> None:
+    raise _Captured(str(request.url))
