@@ -55,8 +55,8 @@ def test_waiter_takes_over_an_expired_lease_and_fills_without_real_sleeping(
 
     assert sum(clock.slept) >= 120, "it waited (on the fake clock) for the lease to expire"
     assert downloads(hub), "then it filled from the Hub itself"
-    assert objects.exists(f"{PREFIX}0"), "the expired lease was not deleted"
     assert not objects.exists(f"{PREFIX}1"), "our own lease is released after the fill"
+    assert not objects.exists(f"{PREFIX}0"), "the successful load removed the expired lease"
 
 
 def test_second_replica_waits_for_manifest_instead_of_downloading(

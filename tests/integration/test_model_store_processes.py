@@ -144,7 +144,7 @@ def test_eight_processes_cold_starting_on_moto_fetch_each_file_from_hub_at_most_
     assert fetched, "someone had to fetch from the Hub"
     assert max(fetched.values()) == 1, fetched
     sources = [line for r in results for line in r.stderr.splitlines() if "model.loaded" in line]
-    assert sum("source=hf" in line for line in sources) == 1, sources
+    assert sum("origin=huggingface" in line for line in sources) == 1, sources
     assert list((tmp_path / "tmp").iterdir()) == []
 
 

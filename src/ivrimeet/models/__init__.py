@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     )
     from ivrimeet.models.manifest import Manifest, ManifestFile, ManifestRef, ModelKind
     from ivrimeet.models.progress import NO_EVENTS, TransferEvents
-    from ivrimeet.models.store import Loaded, LoadReport, ModelStore
+    from ivrimeet.models.report import Loaded, LoadReport
+    from ivrimeet.models.store import ModelStore
     from ivrimeet.models.tempcache import sweep_stale
 
 __all__ = [
@@ -113,8 +114,8 @@ _LAZY = {
     "ModelKind": "ivrimeet.models.manifest",
     "NO_EVENTS": "ivrimeet.models.progress",
     "TransferEvents": "ivrimeet.models.progress",
-    "Loaded": "ivrimeet.models.store",
-    "LoadReport": "ivrimeet.models.store",
+    "Loaded": "ivrimeet.models.report",
+    "LoadReport": "ivrimeet.models.report",
     "ModelStore": "ivrimeet.models.store",
     "sweep_stale": "ivrimeet.models.tempcache",
 }

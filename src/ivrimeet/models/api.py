@@ -18,7 +18,8 @@ from ivrimeet.models.loaders import (
 )
 from ivrimeet.models.manifest import Manifest, ModelKind
 from ivrimeet.models.repo_ids import validate_repo_id, validate_revision
-from ivrimeet.models.store import LoadReport, ModelStore, serves
+from ivrimeet.models.report import LoadReport
+from ivrimeet.models.store import ModelStore, serves
 from ivrimeet.models.tempcache import temp_cache
 
 if TYPE_CHECKING:

@@ -33,6 +33,7 @@ from ivrimeet.models.config_guard import (
     model_repos_in_pipeline_config,
 )
 from ivrimeet.models.hub import HubAccess, download_file, hf_session, hub_errors, resolve_commit
+from ivrimeet.models.library_logs import quiet_speechbrain_fetching
 from ivrimeet.models.manifest import Manifest, ModelKind
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ class PipelineLoader:
 
         disable_pyannote_telemetry()
         install_speechbrain_compat()
+        quiet_speechbrain_fetching()
         what = f"{repo}@{revision}"
         # pyannote prints its own multi-line advice on Hub failures; our error says it
         # (naming the repo that refused), so its text goes to the debug log instead.
@@ -272,6 +274,7 @@ class EncoderLoader:
         from speechbrain.inference.speaker import EncoderClassifier
         from speechbrain.utils.fetching import FetchConfig
 
+        quiet_speechbrain_fetching()
         fetch_config: Any = FetchConfig(
             token=hub.token or False,  # FetchConfig annotates bool; hf_hub_download takes str
             revision=revision,

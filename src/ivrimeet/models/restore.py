@@ -91,6 +91,14 @@ class RestoreResult:
     bytes: int
     seconds: float
     bad: tuple[BadBlob, ...]
+    local_blobs: int = 0
+    """How many blobs came from the local blob cache instead of the bucket."""
+    blob_count: int = 0
+
+    @property
+    def all_local(self) -> bool:
+        """True when no blob had to be fetched from the bucket."""
+        return not self.bad and self.local_blobs > 0 and self.local_blobs == self.blob_count
 
 
 def check_free_space(directory: Path, needed: int, what: str) -> None:
@@ -140,12 +148,15 @@ def restore_closure(
 
     events.started("restore", f"{manifest.repo}", len(sizes), sum(sizes.values()))
 
+    taken_locally: list[str] = []
+
     def one(sha256: str) -> BadBlob | None:
         first = blob_path(cache_dir, owners[sha256][0], sha256)
         if local is not None and local.take(
             sha256, sizes[sha256], first, blake3_digests.get(sha256)
         ):
             events.advanced(sizes[sha256])
+            taken_locally.append(sha256)  # list.append is atomic under the GIL
             problem = None
         else:
             key = layout.blob(sha256)
@@ -180,6 +191,8 @@ def restore_closure(
         bytes=fetched,
         seconds=time.monotonic() - started,
         bad=bad,
+        local_blobs=len(taken_locally),
+        blob_count=len(sizes),
     )
 
 

@@ -6,17 +6,23 @@ Lookup order of every load (``ModelStore.open``)::
          -> restore blobs into a fresh temporary cache (parallel, sha256-verified)
          -> corrupt or missing blobs healed from Hugging Face, file by file
          -> config files checked (config_guard) -> loader runs offline (0 Hub requests)
-    2. not stored: take the fill lease (or wait for whoever holds it, then go to 1)
+       (a complete manifest whose ref is missing is adopted and its ref written: lookup.py)
+    2. not stored: take the fill lease, or wait for whoever holds it (importing the
+       loader's libraries meanwhile), then go to 1
+         -> files of the repo another stored closure holds are restored first (seeding.py)
          -> loader runs online into a fresh temporary cache
+         -> config files checked again (never store what a restore would refuse)
          -> upload every blob of the closure (skipping those present)
-         -> manifest, create-only, LAST (the commit point) -> ref
+         -> manifest, create-only, LAST (the commit point) -> ref (filling.py)
     3. bucket unreachable: step 2 without the bucket, with a warning;
        Hugging Face unreachable too: one error naming both attempts.
 
 The temporary cache is removed when the model is in memory (``load``) or when
-the ``open`` block ends (``materialize``). Within a process, loads of the same
-model take turns (single flight); across processes and machines the lease does
-the same (see ``lease.py``).
+the ``open`` block ends (``materialize``); then one ``model.loaded`` line says
+where the model came from and what was freed (report.py), and leases of the
+model left by dead or expired fillers are removed. Within a process, loads of
+the same model take turns (single flight); across processes and machines the
+lease does the same (see ``lease.py``).
 """
 
 from __future__ import annotations
@@ -25,88 +31,48 @@ import logging
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ivrimeet.errors import (
     AccessError,
-    AlreadyExistsError,
     ConflictError,
-    CreateOnlyUnsupportedError,
-    IntegrityError,
     IvrimeetError,
-    LeaseTimeoutError,
-    ModelNotFoundError,
-    ObjectNotFoundError,
     UnavailableError,
 )
-from ivrimeet.models.blobs import LocalBlob, upload_blobs
 from ivrimeet.models.clock import Clock, SystemClock
-from ivrimeet.models.closure import cache_folder_name, hash_file, scan_closure
 from ivrimeet.models.config_guard import guard_cache
-from ivrimeet.models.hub import HubAccess, download_file, resolve_commit
+from ivrimeet.models.coordination import Warmup, coordinated_fill, single_flight
+from ivrimeet.models.filling import write_ref
+from ivrimeet.models.heal import heal_blobs
+from ivrimeet.models.hub import HubAccess, resolve_commit
+from ivrimeet.models.hubfill import both_failed, fill_from_hub
 from ivrimeet.models.layout import BucketLayout
-from ivrimeet.models.lease import Lease, Leases
+from ivrimeet.models.lease import Leases
 from ivrimeet.models.localcache import BLOB_CACHE_NAME, LocalBlobCache
-from ivrimeet.models.manifest import Manifest, ManifestRef, ModelKind
+from ivrimeet.models.lookup import find_manifest
+from ivrimeet.models.manifest import Manifest, ModelKind
 from ivrimeet.models.progress import NO_EVENTS, TransferEvents
-from ivrimeet.models.repo_ids import (
-    is_commit,
-    validate_commit,
-    validate_repo_id,
-    validate_revision,
-)
-from ivrimeet.models.restore import (
-    BadBlob,
-    blob_path,
-    link_snapshot,
-    restore_closure,
-)
+from ivrimeet.models.repo_ids import validate_repo_id, validate_revision
+from ivrimeet.models.report import Loaded, LoadReport, Origin, disk_bytes, log_loaded
+from ivrimeet.models.restore import restore_closure
 from ivrimeet.models.tempcache import temp_cache
 from ivrimeet.objects.store import ObjectStore
 
 if TYPE_CHECKING:
     from ivrimeet.models.loaders import Loader
 
-__all__ = ["GIB", "LoadReport", "Loaded", "ModelStore", "Source", "serves"]
+__all__ = ["GIB", "LoadReport", "Loaded", "ModelStore", "serves"]
 
 logger = logging.getLogger(__name__)
 
 GIB = 1024**3
 T = TypeVar("T")
-Source = Literal["s3", "hf"]
 
 # One lock per (kind, repo, revision), shared by every ModelStore of the process.
 _FLIGHTS: dict[tuple[str, str, str], threading.Lock] = {}
 _FLIGHTS_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """Where a model came from and what it cost: one ``model.loaded`` log line."""
-
-    repo: str
-    revision: str
-    commit: str
-    kind: ModelKind
-    source: Source
-    files: int
-    bytes: int
-    seconds: float
-    healed: int = 0
-    stored: bool = False
-
-
-@dataclass(frozen=True)
-class Loaded(Generic[T]):
-    """A loaded model, its report and the manifest of its closure."""
-
-    value: T
-    report: LoadReport
-    manifest: Manifest
 
 
 def serves(stored: ModelKind, wanted: ModelKind) -> bool:
@@ -171,6 +137,11 @@ class ModelStore:
         """``s3://bucket/models/`` or a folder, for messages."""
         return self.objects.url_for(self.layout.prefix + "x")[:-1]
 
+    @property
+    def _store_origin(self) -> Origin:
+        # Logs must not say "bucket" (or "s3") for the folder store used without S3_BUCKET.
+        return "bucket" if self.location.startswith("s3://") else "folder"
+
     # --- loading ---------------------------------------------------------------
 
     def load(
@@ -198,17 +169,26 @@ class ModelStore:
         """
         repo = validate_repo_id(repo)
         revision = validate_revision(revision or "main")
-        with ExitStack() as stack:
-            cache = stack.enter_context(temp_cache(self.tmp_dir))
-            with _single_flight((loader.kind, repo, revision)):
-                loaded = self._prepare(
-                    loader, repo, revision, cache, refresh=refresh, strict=strict
-                )
-            self._log_loaded(loaded.report)
-            if self.on_loaded is not None:
-                self.on_loaded(loaded.report)
-            self._warn_if_disk_low()
-            yield loaded
+        loaded: Loaded[T] | None = None
+        freed = 0
+        cache = self.tmp_dir
+        try:
+            with temp_cache(self.tmp_dir) as cache:
+                with single_flight((loader.kind, repo, revision)):
+                    loaded = self._prepare(
+                        loader, repo, revision, cache, refresh=refresh, strict=strict
+                    )
+                if self.on_loaded is not None:
+                    self.on_loaded(loaded.report)
+                self._remove_free_leases(repo, revision)
+                self._warn_if_disk_low()
+                try:
+                    yield loaded
+                finally:
+                    freed = disk_bytes(cache)
+        finally:
+            if loaded is not None:
+                log_loaded(loaded.report, temp=cache, freed_bytes=freed)
 
     def _prepare(
         self,
@@ -221,6 +201,7 @@ class ModelStore:
         strict: bool,
     ) -> Loaded[T]:
         started = self.clock.monotonic()
+        warmup = Warmup(loader)
         target = resolve_commit(self.hub, repo, revision) if refresh else None
         bucket_problem: IvrimeetError | None = None
         manifest: Manifest | None = None
@@ -239,9 +220,9 @@ class ModelStore:
             )
         if manifest is not None:
             if target is not None:
-                self._write_ref(repo, revision, manifest.commit, strict=strict)
+                write_ref(self.objects, self.layout, repo, revision, manifest.commit, strict=strict)
             try:
-                return self._from_bucket(loader, manifest, revision, cache, started)
+                return self.from_bucket(loader, manifest, revision, cache, started, warmup)
             except UnavailableError as exc:
                 # The manifest was readable but the bucket failed mid-restore: the Hub
                 # is the promised fallback, into a clean cache (no half-restored files).
@@ -255,7 +236,8 @@ class ModelStore:
                 )
                 shutil.rmtree(cache, ignore_errors=True)
                 cache.mkdir(parents=True, exist_ok=True)
-                return self._from_hub(
+                return fill_from_hub(
+                    self,
                     loader,
                     repo,
                     revision,
@@ -267,7 +249,8 @@ class ModelStore:
                     strict=strict,
                 )
         if bucket_problem is not None:
-            return self._from_hub(
+            return fill_from_hub(
+                self,
                 loader,
                 repo,
                 revision,
@@ -278,92 +261,21 @@ class ModelStore:
                 bucket_problem=bucket_problem,
                 strict=strict,
             )
-        return self._coordinated_fill(loader, repo, revision, target, cache, started, strict)
+        return coordinated_fill(
+            self, loader, repo, revision, target, cache, started, strict, warmup
+        )
 
-    def _coordinated_fill(
-        self,
-        loader: Loader[T],
-        repo: str,
-        revision: str,
-        target: str | None,
-        cache: Path,
-        started: float,
-        strict: bool,
-    ) -> Loaded[T]:
-        """Fill under the lease, or wait for the process holding it and restore its result."""
-        deadline = self.clock.monotonic() + self.wait_seconds
-        delay = 0.2
-        waiting_logged = False
-        while True:
-            try:
-                lease = self.leases.acquire(repo, revision)
-            except CreateOnlyUnsupportedError:
-                logger.info(
-                    "model.lease_unsupported repo=%s location=%s filling_independently=true",
-                    repo,
-                    self.location,
-                )
-                return self._from_hub(
-                    loader, repo, revision, target, cache, started, store=True, strict=strict
-                )
-            except (UnavailableError, AccessError) as exc:
-                # E.g. read-only credentials: the model still loads; storing it is tried
-                # (and warned about) after the fill.
-                logger.warning(
-                    "model.lease_failed repo=%s location=%s filling_independently=true "
-                    "reason=%s hint=%s",
-                    repo,
-                    self.location,
-                    exc.summary,
-                    exc.hints[0] if exc.hints else "",
-                )
-                return self._from_hub(
-                    loader, repo, revision, target, cache, started, store=True, strict=strict
-                )
-            if lease is not None:
-                try:
-                    # Renewed while we fill, so a fill slower than the lease is not taken over.
-                    with self.leases.keep_alive(lease):
-                        # Someone may have finished between our lookup and the lease.
-                        manifest = self.find_manifest(repo, revision, commit=target)
-                        if manifest is not None:
-                            return self._from_bucket(loader, manifest, revision, cache, started)
-                        return self._from_hub(
-                            loader,
-                            repo,
-                            revision,
-                            target,
-                            cache,
-                            started,
-                            store=True,
-                            strict=strict,
-                        )
-                finally:
-                    self._release(lease)
-            if not waiting_logged:
-                logger.info("model.waiting_for_fill repo=%s revision=%s", repo, revision)
-                waiting_logged = True
-            if self.clock.monotonic() >= deadline:
-                raise LeaseTimeoutError(
-                    f"Gave up waiting {self.wait_seconds:.0f} s for another process to store "
-                    f"{repo}@{revision} in {self.location}.",
-                    hints=[
-                        "the process filling it may be stuck on a slow download; check its logs",
-                        f"leases live under {self.layout.leases_prefix(repo)}; "
-                        "`ivrimeet models gc` removes expired ones",
-                    ],
-                )
-            self.clock.sleep(delay)
-            delay = min(delay * 1.5, 5.0)
-            manifest = self.find_manifest(repo, revision, commit=target)
-            if manifest is not None:
-                return self._from_bucket(loader, manifest, revision, cache, started)
+    # --- leases
 
-    def _release(self, lease: Lease) -> None:
+    def _remove_free_leases(self, repo: str, revision: str) -> None:
+        """Remove leases of this model whose owner is provably gone or expired (a dead filler's)."""
         try:
-            self.leases.release(lease)
+            removed = self.leases.remove_expired(repo, revision)
         except IvrimeetError as exc:
-            logger.warning("model.lease_release_failed key=%s reason=%s", lease.key, exc.summary)
+            logger.debug("model.lease_cleanup_failed repo=%s reason=%s", repo, exc.summary)
+            return
+        for key in removed:
+            logger.info("model.lease_removed key=%s reason=owner_gone_or_expired", key)
 
     # --- from the bucket ------------------------------------------------------
 
@@ -371,35 +283,16 @@ class ModelStore:
         self, repo: str, revision: str, *, commit: str | None = None
     ) -> Manifest | None:
         """The stored manifest for ``repo@revision`` (or exactly ``commit``), or None."""
-        if commit is None and is_commit(revision):
-            commit = revision
-        if commit is None:
-            try:
-                raw = self.objects.get_bytes(self.layout.ref(repo, revision))
-            except ObjectNotFoundError:
-                return None
-            commit = validate_commit(raw.decode("ascii", "replace").strip())
-        key = self.layout.manifest(repo, commit)
-        try:
-            data = self.objects.get_bytes(key)
-        except ObjectNotFoundError:
-            return None
-        manifest = Manifest.from_json(data, source=self.objects.url_for(key))
-        if manifest.repo != repo or manifest.commit != commit:
-            raise IntegrityError(
-                f"{self.objects.url_for(key)} describes {manifest.repo}@{manifest.commit}, "
-                "not the model its key names.",
-                hints=["remove it (`ivrimeet models rm REPO@COMMIT`) and pull the model again"],
-            )
-        return manifest
+        return find_manifest(self.objects, self.layout, repo, revision, commit=commit)
 
-    def _from_bucket(
+    def from_bucket(
         self,
         loader: Loader[T],
         manifest: Manifest,
         revision: str,
         cache: Path,
         started: float,
+        warmup: Warmup,
     ) -> Loaded[T]:
         what = f"{manifest.repo}@{manifest.commit}"
         if not serves(manifest.kind, loader.kind):
@@ -411,9 +304,7 @@ class ModelStore:
                     f"(`ivrimeet models pull {manifest.repo} --kind {loader.kind}`)",
                 ],
             )
-        # Import the loader's libraries (pyannote: ~7 s) while the blobs download.
-        warming = threading.Thread(target=_prepare_quietly, args=(loader,), daemon=True)
-        warming.start()
+        warmup.start()  # import the loader's libraries while the blobs download
         try:
             result = restore_closure(
                 self.objects,
@@ -425,11 +316,14 @@ class ModelStore:
                 local=self.local,
             )
         finally:
-            warming.join()
+            warmup.join()
         if result.bad:
-            self._heal(manifest, result.bad, cache)
+            heal_blobs(
+                self.objects, self.layout, self.hub, self.tmp_dir, manifest, result.bad, cache
+            )
         guard_cache(cache)
         value = loader.load(cache, manifest, self.hub)
+        local_only = result.all_local
         report = LoadReport(
             repo=manifest.repo,
             revision=revision,
@@ -440,132 +334,12 @@ class ModelStore:
             bytes=manifest.total_bytes,
             seconds=self.clock.monotonic() - started,
             healed=len(result.bad),
+            origin="local-cache" if local_only else self._store_origin,
+            location="" if local_only else self.location,
         )
         return Loaded(value=value, report=report, manifest=manifest)
-
-    def _heal(self, manifest: Manifest, bad: tuple[BadBlob, ...], cache: Path) -> None:
-        """Fetch each bad blob's file from Hugging Face at its pinned commit; re-upload it."""
-        for blob in bad:
-            entries = [f for f in manifest.files if f.sha256 == blob.sha256]
-            source = entries[0]
-            key = self.layout.blob(blob.sha256)
-            logger.warning(
-                "model.blob_bad key=%s repo=%s path=%s problem=%s healing_from=huggingface",
-                key,
-                source.repo,
-                source.path,
-                blob.problem,
-            )
-            try:
-                with temp_cache(self.tmp_dir) as heal_dir:
-                    # One fast request first: hf_hub_download retries an outage for ~20 s.
-                    resolve_commit(self.hub, source.repo, source.commit)
-                    fetched = download_file(
-                        self.hub, source.repo, source.path, source.commit, heal_dir
-                    ).resolve()
-                    size, sha256 = hash_file(fetched)
-                    if (size, sha256) != (blob.size, blob.sha256):
-                        raise IntegrityError(
-                            f"Hugging Face's {source.repo}/{source.path}@{source.commit} is "
-                            f"{size} bytes hashing to {sha256}; the manifest expects {blob.size} "
-                            f"bytes hashing to {blob.sha256}.",
-                            hints=["remove the model (`ivrimeet models rm`) and pull it again"],
-                        )
-                    first = blob_path(cache, source.repo, blob.sha256)
-                    first.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(fetched, first)
-            except IvrimeetError as exc:
-                raise IntegrityError(
-                    f"Blob {self.objects.url_for(key)} of {manifest.repo}@{manifest.commit} "
-                    f"{blob.problem}, and it could not be fetched again from Hugging Face.",
-                    details=[
-                        f"file: {source.repo}/{source.path}@{source.commit}",
-                        f"Hugging Face: {exc.summary}",
-                    ],
-                    hints=[
-                        "the model was not loaded; retry when Hugging Face is reachable "
-                        "(the blob is then replaced), or run `ivrimeet models verify`",
-                        *exc.hints,
-                    ],
-                ) from exc
-            for repo in {e.repo for e in entries} - {source.repo}:
-                other = blob_path(cache, repo, blob.sha256)
-                other.parent.mkdir(parents=True, exist_ok=True)
-                other.hardlink_to(first)
-            for entry in entries:
-                link_snapshot(cache, entry)
-            try:
-                upload_blobs(
-                    self.objects,
-                    self.layout,
-                    [LocalBlob(blob.sha256, blob.size, first)],
-                    overwrite=frozenset({blob.sha256}),
-                )
-                logger.info("model.blob_healed key=%s bytes=%d", key, blob.size)
-            except IvrimeetError as exc:
-                logger.warning("model.blob_heal_upload_failed key=%s reason=%s", key, exc.summary)
 
     # --- from Hugging Face ----------------------------------------------------
-
-    def _from_hub(
-        self,
-        loader: Loader[T],
-        repo: str,
-        revision: str,
-        target: str | None,
-        cache: Path,
-        started: float,
-        *,
-        store: bool,
-        strict: bool,
-        bucket_problem: IvrimeetError | None = None,
-    ) -> Loaded[T]:
-        try:
-            # Pin the commit first: every file then comes from one commit even if the
-            # branch moves meanwhile, and an unreachable Hub fails in one fast request
-            # (hf_hub_download retries 503s for ~20 s before giving up).
-            fill_revision = target or (
-                revision if is_commit(revision) else resolve_commit(self.hub, repo, revision)
-            )
-            value = loader.fill(cache, repo, fill_revision, self.hub)
-        except (UnavailableError, AccessError, ModelNotFoundError) as exc:
-            raise self.both_failed(repo, revision, exc, bucket_problem) from exc
-        closure = scan_closure(cache)
-        commit = closure.commit_of(repo, fill_revision)
-        if commit is None:
-            raise IntegrityError(
-                f"Loading {repo}@{fill_revision} left no snapshot of it in the cache.",
-                hints=["report this: the loader did not read the repo through the HF cache"],
-            )
-        refs = set(closure.refs)
-        if not is_commit(revision):
-            refs.add(ManifestRef(repo=repo, revision=revision, commit=commit))
-        manifest = Manifest(
-            repo=repo,
-            commit=commit,
-            kind=loader.kind,
-            files=closure.files,
-            refs=tuple(refs),
-            created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
-        stored = False
-        if store:
-            stored = self._store(manifest, cache, revision, strict=strict)
-        if self.local is not None:
-            for sha256, path in _local_blobs(manifest, cache).items():
-                self.local.keep(sha256, path)
-        report = LoadReport(
-            repo=repo,
-            revision=revision,
-            commit=commit,
-            kind=loader.kind,
-            source="hf",
-            files=len(manifest.files),
-            bytes=manifest.total_bytes,
-            seconds=self.clock.monotonic() - started,
-            stored=stored,
-        )
-        return Loaded(value=value, report=report, manifest=manifest)
 
     def both_failed(
         self,
@@ -575,101 +349,9 @@ class ModelStore:
         bucket_problem: IvrimeetError | None,
     ) -> IvrimeetError:
         """One error naming why the bucket and why Hugging Face could not serve ``repo``."""
-        if bucket_problem is None:
-            bucket_line = (
-                f"bucket {self.location}: not stored (no {self.layout.ref(repo, revision)})"
-            )
-        else:
-            bucket_line = f"bucket {self.location}: {bucket_problem.summary}"
-        hints = [*hub_error.hints]
-        if bucket_problem is not None:
-            hints += [h for h in bucket_problem.hints if h not in hints]
-        return type(hub_error)(
-            f"Cannot load {repo}@{revision}: not from the bucket, not from Hugging Face.",
-            details=[
-                bucket_line,
-                f"Hugging Face {self.hub.endpoint}: {hub_error.summary}",
-                *hub_error.details,
-            ],
-            hints=hints,
-        )
-
-    def _store(self, manifest: Manifest, cache: Path, revision: str, *, strict: bool) -> bool:
-        """Upload blobs, then the manifest (create-only, last), then the ref."""
-        what = f"{manifest.repo}@{manifest.commit}"
-        blobs = {
-            sha256: LocalBlob(sha256, manifest.blobs[sha256], path)
-            for sha256, path in _local_blobs(manifest, cache).items()
-        }
-        key = self.layout.manifest(manifest.repo, manifest.commit)
-        try:
-            result = upload_blobs(
-                self.objects,
-                self.layout,
-                blobs.values(),
-                concurrency=self.concurrency,
-                events=self.events,
-            )
-            try:
-                self.objects.put_if_absent(key, manifest.to_json(), content_type="application/json")
-            except AlreadyExistsError:
-                logger.info("model.manifest_exists key=%s", key)
-            except CreateOnlyUnsupportedError:
-                # rclone and friends: identical closures overwrite each other harmlessly.
-                self.objects.put(key, manifest.to_json(), content_type="application/json")
-            self._write_ref(manifest.repo, revision, manifest.commit, strict=True)
-        except IvrimeetError as exc:
-            if strict:
-                raise
-            logger.warning(
-                "model.store_failed repo=%s commit=%s location=%s reason=%s hint=%s",
-                manifest.repo,
-                manifest.commit,
-                self.location,
-                exc.summary,
-                exc.hints[0] if exc.hints else "",
-            )
-            return False
-        logger.info(
-            "model.stored repo=%s commit=%s blobs=%d uploaded=%d skipped=%d bytes=%d seconds=%.2f",
-            what.split("@")[0],
-            manifest.commit,
-            len(blobs),
-            result.uploaded,
-            result.skipped,
-            result.bytes,
-            result.seconds,
-        )
-        return True
-
-    def _write_ref(self, repo: str, revision: str, commit: str, *, strict: bool) -> None:
-        if is_commit(revision):
-            return
-        try:
-            self.objects.put(self.layout.ref(repo, revision), commit.encode())
-        except IvrimeetError as exc:
-            if strict:
-                raise
-            logger.warning(
-                "model.ref_failed repo=%s revision=%s reason=%s", repo, revision, exc.summary
-            )
+        return both_failed(self, repo, revision, hub_error, bucket_problem)
 
     # --- reporting ------------------------------------------------------------
-
-    def _log_loaded(self, report: LoadReport) -> None:
-        logger.info(
-            "model.loaded repo=%s revision=%s commit=%s kind=%s source=%s files=%d bytes=%d "
-            "seconds=%.2f healed=%d",
-            report.repo,
-            report.revision,
-            report.commit,
-            report.kind,
-            report.source,
-            report.files,
-            report.bytes,
-            report.seconds,
-            report.healed,
-        )
 
     def _warn_if_disk_low(self) -> None:
         free = shutil.disk_usage(self.tmp_dir).free
@@ -680,28 +362,3 @@ class ModelStore:
                 free,
                 self.disk_warning_bytes,
             )
-
-
-def _local_blobs(manifest: Manifest, cache: Path) -> dict[str, Path]:
-    """Where each unique body of a filled closure is on disk: sha256 -> path."""
-    found: dict[str, Path] = {}
-    for entry in manifest.files:
-        if entry.sha256 not in found:
-            snapshot = cache / cache_folder_name(entry.repo) / "snapshots" / entry.commit
-            found[entry.sha256] = (snapshot / entry.path).resolve()
-    return found
-
-
-def _prepare_quietly(loader: Loader[object]) -> None:
-    try:
-        loader.prepare()
-    except Exception as exc:  # noqa: BLE001  # the load itself raises it again, translated
-        logger.debug("model.prepare_failed kind=%s reason=%s", loader.kind, exc)
-
-
-@contextmanager
-def _single_flight(key: tuple[str, str, str]) -> Iterator[None]:
-    with _FLIGHTS_LOCK:
-        lock = _FLIGHTS.setdefault(key, threading.Lock())
-    with lock:
-        yield
