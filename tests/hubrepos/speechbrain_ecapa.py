@@ -1,25 +1,51 @@
-"""A tiny SpeechBrain ECAPA-TDNN encoder repo, laid out like speechbrain/spkrec-ecapa-voxceleb."""
+"""SpeechBrain ECAPA-TDNN encoder repos, tiny or at the size of spkrec-ecapa-voxceleb."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 
-__all__ = ["ECAPA_DIMENSION", "write_speechbrain_ecapa"]
+__all__ = [
+    "ECAPA_DIMENSION",
+    "PUBLISHED_ECAPA",
+    "TINY_ECAPA",
+    "EcapaSize",
+    "write_speechbrain_ecapa",
+]
+
+
+@dataclass(frozen=True)
+class EcapaSize:
+    """The sizes that set an ECAPA-TDNN's compute and checkpoint size."""
+
+    channels: tuple[int, int, int, int, int]
+    attention_channels: int
+    dimension: int
+    speakers: int
+
+
+#: The tiny test encoder: about 300 kB in all.
+TINY_ECAPA = EcapaSize(
+    channels=(32, 32, 32, 32, 96), attention_channels=8, dimension=16, speakers=4
+)
+#: ``speechbrain/spkrec-ecapa-voxceleb``'s hyperparams.yaml: 7,205 VoxCeleb speakers,
+#: ``embedding_model.ckpt`` ~83 MB, ``classifier.ckpt`` ~5.5 MB.
+PUBLISHED_ECAPA = EcapaSize(
+    channels=(1024, 1024, 1024, 1024, 3072), attention_channels=128, dimension=192, speakers=7205
+)
 
 #: Size of one embedding of the tiny encoder (the published one: 192).
-ECAPA_DIMENSION = 16
-
-_SPEAKERS = ["id10001", "id10002", "id10003", "id10004"]
+ECAPA_DIMENSION = TINY_ECAPA.dimension
 
 # The published hyperparams.yaml with small channels. Like the original it names
 # its own repo in `pretrained_path`, which is where SpeechBrain fetches the
 # checkpoints from (not from `source`).
 _HYPERPARAMS = """\
-# Tiny random-weight stand-in for speechbrain/spkrec-ecapa-voxceleb (tests only).
+# Random-weight stand-in for speechbrain/spkrec-ecapa-voxceleb (tests only).
 
 n_mels: 80
 
@@ -36,10 +62,10 @@ mean_var_norm: !new:speechbrain.processing.features.InputNormalization
 
 embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
     input_size: !ref <n_mels>
-    channels: [32, 32, 32, 32, 96]
+    channels: {channels}
     kernel_sizes: [5, 3, 3, 3, 1]
     dilations: [1, 2, 3, 4, 1]
-    attention_channels: 8
+    attention_channels: {attention_channels}
     lin_neurons: {dimension}
 
 classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
@@ -73,25 +99,33 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 """
 
 
-def write_speechbrain_ecapa(folder: Path, repo_id: str, *, seed: int = 3) -> None:
+def write_speechbrain_ecapa(
+    folder: Path, repo_id: str, *, size: EcapaSize = TINY_ECAPA, seed: int = 3
+) -> None:
     """Write repo ``repo_id`` into ``folder``: hyperparams.yaml and the 4 files it names.
 
     Every checkpoint is written by SpeechBrain's own save hook for its object
     (``torch.save`` of a state dict, ``InputNormalization._save``,
     ``CategoricalEncoder.save``), so ``EncoderClassifier.from_hparams`` reads
-    them back as it reads the published files. About 300 kB in all.
+    them back as it reads the published files.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    text = _HYPERPARAMS.format(repo_id=repo_id, speakers=len(_SPEAKERS), dimension=ECAPA_DIMENSION)
+    text = _HYPERPARAMS.format(
+        repo_id=repo_id,
+        speakers=size.speakers,
+        dimension=size.dimension,
+        channels=list(size.channels),
+        attention_channels=size.attention_channels,
+    )
     (folder / "hyperparams.yaml").write_text(text)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         hparams = load_hyperpyyaml(text)
     statistics = hparams["mean_var_norm_emb"]
     statistics.count = 1
-    statistics.glob_mean = torch.zeros(ECAPA_DIMENSION)
-    statistics.glob_std = torch.ones(ECAPA_DIMENSION)
-    hparams["label_encoder"].update_from_iterable(_SPEAKERS)
+    statistics.glob_mean = torch.zeros(size.dimension)
+    statistics.glob_std = torch.ones(size.dimension)
+    hparams["label_encoder"].update_from_iterable(f"id{10001 + n}" for n in range(size.speakers))
 
     pretrainer = hparams["pretrainer"]
     for name, loadable in pretrainer.loadables.items():

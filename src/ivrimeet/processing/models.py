@@ -3,8 +3,10 @@
 The worker and ``ivrimeet process`` build one holder at start-up and call
 ``holder.get()`` for every job; the first call loads both models through the
 model store (bucket first, Hugging Face otherwise), later calls return the same
-objects. A failed load is not remembered: the next job tries again (the bucket
-or the Hub may be back). ``loaded`` answers readiness checks without loading.
+objects, the pipeline's embedding step replaced by ``install_chunk_embeddings``
+(same results, each chunk computed once). A failed load is not remembered: the
+next job tries again (the bucket or the Hub may be back). ``loaded`` answers
+readiness checks without loading.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivrimeet.models import ModelStore, load_diarization_pipeline, load_speaker_encoder
+from ivrimeet.processing.embeddings import install_chunk_embeddings
 from ivrimeet.processing.voiceprints import SpeakerEncoder
 
 __all__ = ["LoadedModels", "ModelHolder"]
@@ -71,6 +74,8 @@ class ModelHolder:
         pipeline = load_diarization_pipeline(
             self._store, self.pipeline_repo, self._pipeline_revision
         )
+        # Same embeddings, each chunk's trunk computed once (3x less work for WeSpeaker).
+        install_chunk_embeddings(pipeline)
         encoder = load_speaker_encoder(self._store, self.encoder_repo, self._encoder_revision)
         logger.info(
             "models.ready pipeline=%s encoder=%s seconds=%.2f",
