@@ -142,6 +142,9 @@ class MeetingView {
           : "Finding who spoke when. This page updates by itself.",
         "info",
       );
+    } else if (m.warning) {
+      // Processed, but the recording was cut short or damaged: the user should know.
+      showMessage($("meeting-message"), `Processed with a warning: ${m.warning}`, "info");
     } else {
       showMessage($("meeting-message"), "");
     }
