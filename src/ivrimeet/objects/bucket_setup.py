@@ -19,31 +19,33 @@ project's errors (``objects/s3_errors.py``).
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ivrimeet.errors import (
     ConflictError,
-    CredentialsError,
     IvrimeetError,
     PermissionDeniedError,
     UnsupportedError,
     WrongRegionError,
 )
-from ivrimeet.objects.iam_policy import least_privilege_policy
+from ivrimeet.objects.iam_user import ensure_iam_user
 from ivrimeet.objects.s3_client import S3Connection
 from ivrimeet.objects.s3_errors import S3Answer, translate_boto_error, translate_client_error
+from ivrimeet.objects.setup_steps import (
+    CreatedUser,
+    SetupReport,
+    StepResult,
+    StepStatus,
+    Unsupported,
+    record,
+    skipped,
+)
 
 if TYPE_CHECKING:
-    from mypy_boto3_iam import IAMClient
     from mypy_boto3_s3 import S3Client
 
 __all__ = [
@@ -85,46 +87,6 @@ _NOT_SET_CODES = frozenset(
 )
 
 
-class StepStatus(StrEnum):
-    """What one set-up step did."""
-
-    APPLIED = "applied"
-    ALREADY = "already"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """One line of the set-up report."""
-
-    step: str
-    status: StepStatus
-    detail: str
-
-
-@dataclass(frozen=True)
-class CreatedUser:
-    """A freshly created IAM user and its only key. Show the secret once, then forget it."""
-
-    name: str
-    policy_name: str
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class SetupReport:
-    """Every step's outcome, and the user created in this run (if any)."""
-
-    bucket: str
-    steps: tuple[StepResult, ...]
-    created_user: CreatedUser | None = None
-
-
-class _Unsupported(Exception):
-    """The server does not implement a request; carries the reason for the report."""
-
-
 def setup_bucket(connection: S3Connection, *, create_user: str | None = None) -> SetupReport:
     """Run every set-up step on ``connection.bucket``; safe to run again and again.
 
@@ -141,14 +103,9 @@ def setup_bucket(connection: S3Connection, *, create_user: str | None = None) ->
     ]
     created: CreatedUser | None = None
     if create_user is not None:
-        step, created = _ensure_iam_user(connection, create_user)
+        step, created = ensure_iam_user(connection, create_user)
         steps.append(step)
     return SetupReport(connection.bucket, tuple(steps), created)
-
-
-def _record(step: str, status: StepStatus, detail: str, bucket: str) -> StepResult:
-    logger.info("bucket_setup.step bucket=%s step=%s status=%s", bucket, step, status.value)
-    return StepResult(step, status, detail)
 
 
 def _s3_call(
@@ -158,7 +115,7 @@ def _s3_call(
     *,
     not_set_ok: bool = False,
 ) -> Any:
-    """Run one S3 request; ``None`` for "setting not set", ``_Unsupported`` for a missing
+    """Run one S3 request; ``None`` for "setting not set", ``Unsupported`` for a missing
     feature, the project's error for everything else."""
     try:
         return call()
@@ -170,7 +127,7 @@ def _s3_call(
             exc, operation=operation, bucket=connection.bucket, connection=connection
         )
         if isinstance(error, UnsupportedError) or answer.code in _UNSUPPORTED_CODES:
-            raise _Unsupported(
+            raise Unsupported(
                 f"the server does not support {operation} (it answered {answer.code})"
             ) from exc
         raise _for_setup(error, operation, connection) from exc
@@ -236,7 +193,7 @@ def _ensure_bucket(client: S3Client, connection: S3Connection) -> StepResult:
         ) from exc
     else:
         _check_region(bucket, _bucket_region(answer), connection.region)
-        return _record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
+        return record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
     return _create_bucket(client, connection)
 
 
@@ -266,7 +223,7 @@ def _create_bucket(client: S3Client, connection: S3Connection) -> StepResult:
     except ClientError as exc:
         code = S3Answer.from_client_error(exc).code
         if code == "BucketAlreadyOwnedByYou":
-            return _record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
+            return record("bucket", StepStatus.ALREADY, f"bucket {bucket} exists", bucket)
         if code == "BucketAlreadyExists":
             raise ConflictError(
                 f"Cannot create bucket {bucket}: the name is taken by another account.",
@@ -281,7 +238,7 @@ def _create_bucket(client: S3Client, connection: S3Connection) -> StepResult:
             exc, operation="CreateBucket", bucket=bucket, connection=connection
         ) from exc
     where = f" in {region}" if region else ""
-    return _record("bucket", StepStatus.APPLIED, f"created bucket {bucket}{where}", bucket)
+    return record("bucket", StepStatus.APPLIED, f"created bucket {bucket}{where}", bucket)
 
 
 # --- bucket settings ------------------------------------------------------------
@@ -305,7 +262,7 @@ def _ensure_public_access_block(client: S3Client, connection: S3Connection) -> S
 
     try:
         if is_blocked(current()):
-            return _record(step, StepStatus.ALREADY, "public access is blocked", bucket)
+            return record(step, StepStatus.ALREADY, "public access is blocked", bucket)
         _s3_call(
             "PutPublicAccessBlock",
             connection,
@@ -315,12 +272,12 @@ def _ensure_public_access_block(client: S3Client, connection: S3Connection) -> S
             ),
         )
         if not is_blocked(current()):
-            raise _Unsupported("the server accepted PutPublicAccessBlock but did not keep it")
-    except _Unsupported as why:
-        return _skipped(
+            raise Unsupported("the server accepted PutPublicAccessBlock but did not keep it")
+    except Unsupported as why:
+        return skipped(
             step, bucket, str(why), "objects stay private only if the server's defaults are private"
         )
-    return _record(step, StepStatus.APPLIED, "blocked all public access", bucket)
+    return record(step, StepStatus.APPLIED, "blocked all public access", bucket)
 
 
 def _ensure_default_encryption(client: S3Client, connection: S3Connection) -> StepResult:
@@ -344,7 +301,7 @@ def _ensure_default_encryption(client: S3Client, connection: S3Connection) -> St
     try:
         existing = algorithm()
         if existing:
-            return _record(
+            return record(
                 step, StepStatus.ALREADY, f"objects are encrypted with {existing}", bucket
             )
         _s3_call(
@@ -358,10 +315,10 @@ def _ensure_default_encryption(client: S3Client, connection: S3Connection) -> St
             ),
         )
         if algorithm() is None:
-            raise _Unsupported("the server accepted PutBucketEncryption but did not keep it")
-    except _Unsupported as why:
-        return _skipped(step, bucket, str(why), "use disk encryption on the server instead")
-    return _record(step, StepStatus.APPLIED, "default encryption set to SSE-S3 (AES256)", bucket)
+            raise Unsupported("the server accepted PutBucketEncryption but did not keep it")
+    except Unsupported as why:
+        return skipped(step, bucket, str(why), "use disk encryption on the server instead")
+    return record(step, StepStatus.APPLIED, "default encryption set to SSE-S3 (AES256)", bucket)
 
 
 def _aborts_incomplete_uploads(rule: Mapping[str, Any]) -> bool:
@@ -400,7 +357,7 @@ def _ensure_lifecycle_rule(client: S3Client, connection: S3Connection) -> StepRe
     try:
         existing = rules()
         if any(_aborts_incomplete_uploads(rule) for rule in existing):
-            return _record(
+            return record(
                 step,
                 StepStatus.ALREADY,
                 "incomplete multipart uploads are aborted after 1 day",
@@ -419,146 +376,20 @@ def _ensure_lifecycle_rule(client: S3Client, connection: S3Connection) -> StepRe
             ),
         )
         if not any(_aborts_incomplete_uploads(rule) for rule in rules()):
-            raise _Unsupported(
+            raise Unsupported(
                 "the server accepted PutBucketLifecycleConfiguration but did not keep it"
             )
-    except _Unsupported as why:
-        return _skipped(
+    except Unsupported as why:
+        return skipped(
             step,
             bucket,
             str(why),
             "parts of failed uploads may stay behind: grant s3:AbortMultipartUpload "
             "(see `ivrimeet iam-policy`) so ivrimeet can abort them itself",
         )
-    return _record(
+    return record(
         step,
         StepStatus.APPLIED,
         "added a rule aborting incomplete multipart uploads after 1 day",
         bucket,
-    )
-
-
-def _skipped(step: str, bucket: str, why: str, consequence: str) -> StepResult:
-    logger.warning("bucket_setup.skipped bucket=%s step=%s reason=%r", bucket, step, why)
-    return StepResult(step, StepStatus.SKIPPED, f"{why}; {consequence}")
-
-
-# --- IAM user ------------------------------------------------------------------
-
-
-def _iam_client(connection: S3Connection) -> IAMClient:
-    # IAM is global on AWS; a compatible endpoint (moto) serves it on the same URL.
-    config = Config(
-        connect_timeout=connection.transfer.connect_timeout,
-        read_timeout=connection.transfer.read_timeout,
-        retries={"mode": "standard", "max_attempts": connection.transfer.max_attempts},
-    )
-    return connection.session().client("iam", endpoint_url=connection.endpoint_url, config=config)
-
-
-def _policy_document(value: object) -> object:
-    """The policy as a comparable value: AWS returns it URL-encoded, boto3 may decode it."""
-    if isinstance(value, str):
-        return json.loads(urllib.parse.unquote(value))
-    return value
-
-
-def _ensure_iam_user(connection: S3Connection, name: str) -> tuple[StepResult, CreatedUser | None]:
-    step = "iam-user"
-    bucket = connection.bucket
-    iam = _iam_client(connection)
-    policy_name = f"ivrimeet-{bucket}"
-    policy = least_privilege_policy(bucket)
-    try:
-        exists = _iam_call("GetUser", name, lambda: iam.get_user(UserName=name), missing_ok=True)
-        if exists is not None:
-            current = _iam_call(
-                "GetUserPolicy",
-                name,
-                lambda: iam.get_user_policy(UserName=name, PolicyName=policy_name),
-                missing_ok=True,
-            )
-            if current is not None and _policy_document(current["PolicyDocument"]) == policy:
-                return (
-                    _record(
-                        step,
-                        StepStatus.ALREADY,
-                        f"IAM user {name} exists with policy {policy_name}; its keys are not "
-                        "shown again (create a new key in the IAM console if they are lost)",
-                        bucket,
-                    ),
-                    None,
-                )
-            _iam_call(
-                "PutUserPolicy",
-                name,
-                lambda: iam.put_user_policy(
-                    UserName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy)
-                ),
-            )
-            detail = f"IAM user {name} existed: set its policy {policy_name}; no new key created"
-            return _record(step, StepStatus.APPLIED, detail, bucket), None
-        _iam_call("CreateUser", name, lambda: iam.create_user(UserName=name))
-        _iam_call(
-            "PutUserPolicy",
-            name,
-            lambda: iam.put_user_policy(
-                UserName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy)
-            ),
-        )
-        key = _iam_call("CreateAccessKey", name, lambda: iam.create_access_key(UserName=name))
-    except _Unsupported as why:
-        consequence = (
-            "create a key in your provider's console with the policy from "
-            f"`ivrimeet iam-policy {bucket}`"
-        )
-        return _skipped(step, bucket, str(why), consequence), None
-    created = CreatedUser(
-        name=name,
-        policy_name=policy_name,
-        access_key_id=key["AccessKey"]["AccessKeyId"],
-        secret_access_key=key["AccessKey"]["SecretAccessKey"],
-    )
-    detail = f"created IAM user {name} with policy {policy_name} and one access key"
-    return _record(step, StepStatus.APPLIED, detail, bucket), created
-
-
-def _iam_call(
-    operation: str, user: str, call: Callable[[], Any], *, missing_ok: bool = False
-) -> Any:
-    """Run one IAM request: ``None`` for NoSuchEntity when allowed, ``_Unsupported`` when
-    the endpoint has no IAM API, a project error for refused credentials or permissions."""
-    try:
-        return call()
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if missing_ok and code == "NoSuchEntity":
-            return None
-        raise _iam_error(exc, code, operation, user) from exc
-    except BotoCoreError as exc:
-        raise _Unsupported(f"the endpoint does not answer IAM {operation} ({exc})") from exc
-
-
-def _iam_error(exc: ClientError, code: str, operation: str, user: str) -> Exception:
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-    if code in ("AccessDenied", "AccessDeniedException"):
-        return PermissionDeniedError(
-            f"IAM refused {operation} for user {user}: AccessDenied.",
-            hints=[
-                f"run setup-bucket with an identity allowed iam:{operation} "
-                "(iam:GetUser, iam:CreateUser, iam:PutUserPolicy, iam:GetUserPolicy, "
-                "iam:CreateAccessKey)",
-                "or drop --create-user and attach the policy from `ivrimeet iam-policy` yourself",
-            ],
-        )
-    if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"):
-        return CredentialsError(
-            f"IAM refused the credentials for {operation}: {code}.",
-            hints=["check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"],
-        )
-    if code in ("EntityAlreadyExists", "LimitExceeded", "NoSuchEntity"):
-        return IvrimeetError(f"IAM {operation} for user {user} failed: {code}.")
-    # Anything else (no error code, 404, 501...) means the endpoint is not an IAM API.
-    return _Unsupported(
-        f"the endpoint has no IAM API (it answered {code or status} to {operation})"
     )

@@ -7,7 +7,9 @@ multipart upload from reused buffers), ``get`` (``s3_read.py``: a streamed
 read that resumes after a broken connection), ``head``/``exists`` and
 ``presign_get``. ``download_to_file`` uses the parallel ranged downloader in
 ``ranged_get.py``. Listing, deleting and the create-only probe use boto3,
-made on first use. Every failure is translated in ``s3_errors.py``.
+made on first use (``s3_control.py``). Every failure is translated in
+``s3_errors.py``; every number (sizes, timeouts, retries) comes from the
+connection's ``TransferConfig``.
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, BinaryIO
 
 from ivrimeet.errors import (
     ConfigurationError,
@@ -58,9 +57,6 @@ logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 _DELETE_BATCH = 1000
-PROBE_PREFIX = "_ivrimeet/probe/"
-_PRECONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412"})
-_NOT_IMPLEMENTED_CODES = frozenset({"NotImplemented", "XNotImplemented", "501"})
 
 
 class S3Store:
@@ -264,45 +260,10 @@ class S3Store:
         """
         with self._probe_lock:
             if self._create_only is None:
-                self._create_only = self._probe_create_only()
-            return self._create_only
+                from ivrimeet.objects.s3_control import probe_create_only
 
-    def _probe_create_only(self) -> bool:
-        probe = f"{PROBE_PREFIX}{os.urandom(16).hex()}"
-        try:
-            for attempt in (1, 2):
-                try:
-                    self._client.put_object(
-                        Bucket=self.bucket, Key=probe, Body=b"", IfNoneMatch="*"
-                    )
-                except ClientError as exc:
-                    code = s3_errors.S3Answer.from_client_error(exc).code
-                    if attempt == 2 and code in _PRECONDITION_CODES:
-                        return True
-                    if code in _NOT_IMPLEMENTED_CODES:
-                        return False
-                    raise s3_errors.translate_client_error(
-                        exc,
-                        operation="PutObject",
-                        bucket=self.bucket,
-                        key=probe,
-                        connection=self.connection,
-                    ) from exc
-                except BotoCoreError as exc:
-                    raise s3_errors.translate_boto_error(
-                        exc,
-                        operation="PutObject",
-                        bucket=self.bucket,
-                        key=probe,
-                        connection=self.connection,
-                    ) from exc
-            logger.warning(
-                "object.create_only_unsupported endpoint=%s", self.connection.endpoint_label
-            )
-            return False
-        finally:
-            with suppress(ClientError, BotoCoreError):
-                self._client.delete_object(Bucket=self.bucket, Key=probe)
+                self._create_only = probe_create_only(self._client, self.connection)
+            return self._create_only
 
     # --- reading --------------------------------------------------------------
 
@@ -375,27 +336,9 @@ class S3Store:
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` in key order, one page (``list_page_size``) at a time."""
         validate_prefix(prefix)
-        token: str | None = None
-        while True:
-            args: dict[str, Any] = {
-                "Bucket": self.bucket,
-                "Prefix": prefix,
-                "MaxKeys": self.list_page_size,
-            }
-            if token:
-                args["ContinuationToken"] = token
-            with self._translated("ListObjectsV2", prefix or None):
-                page = self._client.list_objects_v2(**args)
-            for item in page.get("Contents", []):
-                yield ObjectInfo(
-                    key=item["Key"],
-                    size=int(item["Size"]),
-                    etag=_etag(item.get("ETag")),
-                    last_modified=item.get("LastModified"),
-                )
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return
+        from ivrimeet.objects.s3_control import list_objects
+
+        yield from list_objects(self._client, self.connection, prefix, self.list_page_size)
 
     # --- deleting -------------------------------------------------------------
 
@@ -420,42 +363,9 @@ class S3Store:
         return removed
 
     def _delete_batch(self, keys: builtins.list[str]) -> int:
-        try:
-            answer = self._client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
-            )
-        except ClientError as exc:
-            code = s3_errors.S3Answer.from_client_error(exc).code
-            if code not in _NOT_IMPLEMENTED_CODES:
-                raise s3_errors.translate_client_error(
-                    exc,
-                    operation="DeleteObjects",
-                    bucket=self.bucket,
-                    key=keys[0],
-                    connection=self.connection,
-                ) from exc
-            logger.debug("object.delete_objects_unsupported falling back to single deletes")
-            for key in keys:
-                self.delete(key)
-            return len(keys)
-        except BotoCoreError as exc:
-            raise s3_errors.translate_boto_error(
-                exc, operation="DeleteObjects", bucket=self.bucket, connection=self.connection
-            ) from exc
-        errors = answer.get("Errors", [])
-        if errors:
-            first = errors[0]
-            raise s3_errors.translate_answer(
-                s3_errors.S3Answer(
-                    code=str(first.get("Code", "")), status=0, message=str(first.get("Message", ""))
-                ),
-                operation="DeleteObject",
-                bucket=self.bucket,
-                key=first.get("Key"),
-                connection=self.connection,
-            )
-        return len(keys)
+        from ivrimeet.objects.s3_control import delete_batch
+
+        return delete_batch(self._client, self.connection, keys, self.delete)
 
     # --- signed URLs ----------------------------------------------------------
 
@@ -463,10 +373,6 @@ class S3Store:
         """A presigned GET URL. It acts as a secret: never log it."""
         validate_key(key)
         return self._http.presign_get(key, expires_seconds)
-
-
-def _info(key: str, uploaded: Uploaded, content_type: str | None) -> ObjectInfo:
-    return ObjectInfo(key=key, size=uploaded.size, etag=uploaded.etag, content_type=content_type)
 
 
 def _etag(value: object) -> str | None:
