@@ -4,13 +4,18 @@ The file is uploaded to ``audio/<new id>/original.<ext>`` in the configured
 object store (the local folder by default, S3 with ``S3_BUCKET``), the models
 come from the model store, and the job is the worker's own
 (``process_recording``). Prints the speakers (label, seconds, snippet key) as a
-table, or everything as JSON with ``--json``. Logs go to stderr.
+table, or everything as JSON with ``--json``. Logs go to stderr, and so does
+progress: a bar on a terminal, otherwise a ``progress step=... percent=...``
+line whenever it moves (at most every 5 s), which container logs keep.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +28,7 @@ from ivrimeet.cli.state import load_settings
 
 if TYPE_CHECKING:
     from ivrimeet.processing.job import ProcessingResult
+    from ivrimeet.processing.progress import JobProgress
 
 __all__ = ["register"]
 
@@ -45,6 +51,7 @@ def process(
     from ivrimeet.media.sniff import SNIFF_BYTES, require_media
     from ivrimeet.processing.job import process_recording
     from ivrimeet.processing.models import ModelHolder
+    from ivrimeet.processing.progress import JobProgress
     from ivrimeet.runtime import model_store, object_store
 
     settings = load_settings(ctx)
@@ -62,20 +69,23 @@ def process(
         encoder_repo=settings.embedding_model,
     )
     models = holder.get()
-    result = process_recording(
-        store,
-        meeting_id=meeting_id,
-        run="cli",  # one run, no database: nothing else writes this new meeting
-        recording_key=key,
-        pipeline=models.pipeline,
-        encoder=models.encoder,
-        snippet_seconds=settings.snippet_seconds,
-        match_threshold=settings.voiceprint_match_threshold,
-        max_recording_seconds=settings.max_recording_seconds,
-    )
+    with _progress_display(Console(stderr=True)) as (report, interval):
+        progress = JobProgress(report, min_interval=interval)
+        result = process_recording(
+            store,
+            meeting_id=meeting_id,
+            run="cli",  # one run, no database: nothing else writes this new meeting
+            recording_key=key,
+            pipeline=models.pipeline,
+            encoder=models.encoder,
+            snippet_seconds=settings.snippet_seconds,
+            match_threshold=settings.voiceprint_match_threshold,
+            max_recording_seconds=settings.max_recording_seconds,
+            progress=progress,
+        )
 
     if as_json:
-        typer.echo(json.dumps(_as_document(result, store.location), indent=2))
+        typer.echo(json.dumps(_as_document(result, store.location, progress), indent=2))
         return
     console = Console()
     if not console.is_terminal:
@@ -93,7 +103,37 @@ def process(
     )
 
 
-def _as_document(result: ProcessingResult, location: str) -> dict[str, Any]:
+@contextmanager
+def _progress_display(
+    console: Console,
+) -> Iterator[tuple[Callable[[str, int], None], float]]:
+    """``(report, min_interval)`` for ``JobProgress``: a rich bar, or lines if not a terminal."""
+    if not console.is_terminal:
+
+        def line(step: str, percent: int) -> None:
+            print(f"progress step={step} percent={percent}", file=sys.stderr, flush=True)
+
+        yield line, 5.0
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=100)
+
+        def update(step: str, percent: int) -> None:
+            bar.update(task, description=step, completed=percent)
+
+        yield update, 0.2
+
+
+def _as_document(result: ProcessingResult, location: str, progress: JobProgress) -> dict[str, Any]:
     return {
         "meeting_id": result.meeting_id,
         "store": location,
@@ -117,5 +157,9 @@ def _as_document(result: ProcessingResult, location: str) -> dict[str, Any]:
             "storage_seconds": round(result.timings.storage_seconds, 3),
             "total_seconds": round(result.timings.total_seconds, 3),
             "storage_share": round(result.timings.storage_share, 4),
+            # Inside "diarize": pyannote's segmentation, embeddings, clustering.
+            "diarize_steps": {
+                step: round(seconds, 3) for step, seconds in progress.diarization_seconds.items()
+            },
         },
     }

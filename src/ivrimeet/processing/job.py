@@ -56,6 +56,7 @@ from ivrimeet.media.snippets import (
 )
 from ivrimeet.objects import ObjectStore
 from ivrimeet.processing.job_clock import JobClock, JobTimings
+from ivrimeet.processing.progress import JobProgress
 from ivrimeet.processing.rttm import RttmTurn, format_rttm
 from ivrimeet.processing.run_keys import results_json_key, results_rttm_key, snippet_prefix
 from ivrimeet.processing.voiceprints import (
@@ -145,6 +146,7 @@ def process_recording(
     match_threshold: float = DEFAULT_MATCH_THRESHOLD,
     max_recording_seconds: float | None = None,
     fence: Fence = _unfenced,
+    progress: JobProgress | None = None,
 ) -> ProcessingResult:
     """Decode, diarize, cut snippets, compute voiceprints and store results for one meeting.
 
@@ -153,12 +155,15 @@ def process_recording(
     (no recording), ``UnsupportedMediaError`` (not decodable), ``SizeLimitError``
     (longer than ``max_recording_seconds``) and storage errors; a model failure
     propagates as the library raised it, and whatever ``fence`` raises.
+    ``progress`` hears each step start and the pipeline's batches (``JobProgress``).
     """
     _check_id(meeting_id)
     _check_id(run)
     clock = JobClock(meeting_id)
+    progress = progress if progress is not None else JobProgress()
     logger.info("processing.start meeting=%s run=%s key=%s", meeting_id, run, recording_key)
 
+    progress.enter("decode")
     with clock.step("decode"):
         declared = check_declared_duration(store, recording_key, max_seconds=max_recording_seconds)
         fence()
@@ -170,10 +175,12 @@ def process_recording(
         logger.warning("job.recording_warning meeting=%s warning=%r", meeting_id, warning)
 
     fence()
+    progress.enter("diarize")
     with clock.step("diarize"):
-        turns = _diarize(pipeline, samples)
+        turns = _diarize(pipeline, samples, progress.diarization_hook())
     labels = list(speaking_seconds(turns))
 
+    progress.enter("snippets")
     with clock.step("snippets"):
         snippet = snippet_format()
         # Planned shorter by the codec's padding, so the snippet *plays* ≤ snippet_seconds.
@@ -182,12 +189,14 @@ def process_recording(
         prefix = snippet_prefix(meeting_id, run)
         snippet_keys = _store_snippets(store, clock, prefix, fence, samples, plans, snippet)
 
+    progress.enter("voiceprints")
     with clock.step("voiceprints"):
         speakers = _speakers(
             turns, labels, plans, snippet_keys, samples, encoder, known_voiceprints, match_threshold
         )
 
     segments = tuple(Segment(t.start, t.end, t.speaker) for t in turns)
+    progress.enter("results")
     with clock.step("results"):
         document = _results_document(
             meeting_id, recording_key, audio.duration_seconds, speakers, segments, warnings
@@ -200,6 +209,7 @@ def process_recording(
         clock.storage(partial(store.put, rttm_key, rttm, content_type="text/plain"))
 
     timings = clock.finish()
+    progress.done()
     logger.info(
         "processing.done meeting=%s speakers=%d audio_seconds=%.2f seconds=%.3f "
         "storage_seconds=%.3f storage_share=%.3f",
@@ -236,12 +246,14 @@ def _check_id(meeting_id: str) -> None:
 # --- diarization ------------------------------------------------------------------------
 
 
-def _diarize(pipeline: Any, samples: npt.NDArray[np.float32]) -> list[Turn]:
+def _diarize(
+    pipeline: Any, samples: npt.NDArray[np.float32], hook: Callable[..., None]
+) -> list[Turn]:
     """Speech turns from the pipeline, sorted by start, with labels safe for object keys."""
     import torch
 
     waveform = torch.from_numpy(samples)[None, :]
-    output = pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE})
+    output = pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE}, hook=hook)
     # pyannote.audio 4 returns a DiarizeOutput whose ``speaker_diarization`` keeps
     # overlapping turns (``exclusive_speaker_diarization`` drops them, which would
     # hide overlaps from snippet selection); a pipeline with ``legacy=True`` and
