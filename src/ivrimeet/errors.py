@@ -499,7 +499,12 @@ class DatabaseUnavailableError(UnavailableError):
 
 
 class ServerBusyError(UnavailableError):
-    """This process is at its bound (concurrent uploads); the answer carries ``Retry-After``."""
+    """This process is at its bound (concurrent uploads); the answer carries ``Retry-After``.
+
+    What to do: retry after the number of seconds in `Retry-After`; if uploads are
+    refused often, run more API instances or raise `MAX_CONCURRENT_UPLOADS` (each
+    upload holds its part buffers in memory, so size the container for it).
+    """
 
     code = "busy"
     retry_after_seconds = 5
