@@ -184,6 +184,21 @@ def test_gc_removes_expired_leases_only(objects: LocalStore, clock: FakeClock) -
     assert objects.exists(live)
 
 
+def test_gc_removes_a_dead_fillers_lease_before_it_expires(
+    objects: LocalStore, clock: FakeClock
+) -> None:
+    me = current_process()
+    dead = _foreign_lease(objects, 0, expires=clock.now() + 600, **_here(pid=me.pid, started=1))
+    other_container = _foreign_lease(
+        objects, 1, expires=clock.now() + 600, **_here(pid=me.pid, started=1, pid_ns=1)
+    )
+
+    removed = _leases(objects, clock).remove_expired(REPO, "main")
+
+    assert removed == [dead]
+    assert objects.exists(other_container), "a pid of another namespace proves nothing"
+
+
 def test_renewing_pushes_the_expiry_a_full_lifetime_from_now(
     objects: LocalStore, clock: FakeClock
 ) -> None:
