@@ -44,7 +44,7 @@ from pathlib import Path
 
 import blake3
 
-from ivrimeet.errors import DiskFullError, ObjectNotFoundError, StorageUnavailableError
+from ivrimeet.errors import DiskFullError, ObjectNotFoundError
 from ivrimeet.models.closure import cache_folder_name
 from ivrimeet.models.layout import BucketLayout
 from ivrimeet.models.localcache import LocalBlobCache
@@ -69,9 +69,6 @@ DISK_MARGIN_BYTES = 64 * 1024 * 1024
 """Free space kept beyond the closure's size, for the loader's own small files."""
 SMALL_BLOB_BYTES = 1024 * 1024
 """Blobs up to this size are fetched into memory on a pooled connection (8 threads: <= 8 MiB)."""
-BLOB_ATTEMPTS = 3
-"""Tries per blob when the connection breaks mid-transfer."""
-_RETRY_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -208,42 +205,24 @@ def _fetch_verified(
     """Download ``key`` to ``target`` if it hashes to ``blake3_hex`` (when recorded, else to
     ``sha256``); else a problem description."""
     partial = target.with_name(f".{target.name}.incomplete")
-    for attempt in range(1, BLOB_ATTEMPTS + 1):
-        moved = 0
-
-        def progress(count: int) -> None:
-            nonlocal moved
-            moved += count
-            events.advanced(count)
-
-        try:
-            digest = hashlib.sha256() if blake3_hex is None else blake3.blake3()
-            if size <= SMALL_BLOB_BYTES:
-                got_size = _fetch_small(objects, key, size, partial, digest)
-                progress(got_size)
-            else:
-                got_size = objects.download_to_file(
-                    key, partial, progress=progress, digest=digest
-                ).size
-            got_hex = digest.hexdigest()
-            break
-        except ObjectNotFoundError:
-            partial.unlink(missing_ok=True)
-            return "missing from the bucket"
-        except StorageUnavailableError as exc:
-            # The ranged downloader retries its parts; a blob that still fails
-            # (connection cut on every try of a part) is fetched again from scratch.
-            partial.unlink(missing_ok=True)
-            events.advanced(-moved)
-            if attempt == BLOB_ATTEMPTS:
-                raise
-            logger.warning(
-                "model.blob_retry key=%s attempt=%d reason=%s", key, attempt, exc.summary
-            )
-            time.sleep(_RETRY_SECONDS * attempt)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+    # No retry loop here: every request of the object store already goes through its
+    # one retry policy (objects/retry.py), each part of a download included.
+    try:
+        digest = hashlib.sha256() if blake3_hex is None else blake3.blake3()
+        if size <= SMALL_BLOB_BYTES:
+            got_size = _fetch_small(objects, key, size, partial, digest)
+            events.advanced(got_size)
+        else:
+            got_size = objects.download_to_file(
+                key, partial, progress=events.advanced, digest=digest
+            ).size
+        got_hex = digest.hexdigest()
+    except ObjectNotFoundError:
+        partial.unlink(missing_ok=True)
+        return "missing from the bucket"
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     if got_size != size or got_hex != (blake3_hex or sha256):
         partial.unlink(missing_ok=True)
         if blake3_hex is None:
