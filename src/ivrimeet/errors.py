@@ -205,7 +205,7 @@ class ApiTokenError(AccessError):
 
 
 class UrlSignatureError(AccessError):
-    """A signed local-file URL has a wrong signature or has expired.
+    """A signed media link (``/media/...``) has a wrong signature or has expired.
 
     What to do: ask the API for a fresh URL (links expire after 15 minutes).
     """

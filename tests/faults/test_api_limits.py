@@ -177,7 +177,7 @@ def test_error_answers_name_no_endpoint_bucket_key_or_path(sqlite_api: ApiServer
             client.post("/api/meetings", content=b"", headers={"Content-Type": "audio/wav"}),
             client.post("/api/meetings", content=b"x", headers={"Content-Type": "text/plain"}),
             anonymous.get("/api/meetings"),
-            client.get("/files/audio/x/original.wav", params={"expires": 1, "signature": "x"}),
+            client.get(f"/media/{missing}/recording", params={"expires": 1, "signature": "x"}),
         ]
     for answer in answers:
         assert answer.status_code >= 400, answer.text

@@ -100,7 +100,7 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
         assert len(snippet_keys) == len(speakers)
         for speaker in speakers:
             assert speaker["seconds"] > 0
-            played = anonymous.get(speaker["snippet_url"])
+            played = anonymous.get(f"{url}{speaker['snippet_url']}")
             assert played.status_code == 200
             probed = ffprobe_audio(played.content)
             assert 0 < probed.duration <= 15.05, probed

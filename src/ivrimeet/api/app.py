@@ -12,11 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from ivrimeet.api.auth import require_token
 from ivrimeet.api.error_responses import install_error_handlers
+from ivrimeet.api.media_links import MediaLinks, link_key
 from ivrimeet.api.request_ids import RequestIdMiddleware
-from ivrimeet.api.routes import files, health, meetings, ops, web
+from ivrimeet.api.routes import health, media, meetings, ops, web
 from ivrimeet.api.schema_startup import SchemaStartup
 from ivrimeet.api.state import ApiState, ModelReadiness
 from ivrimeet.api.upload_slots import UploadSlots
+from ivrimeet.runtime import local_signing_key
 from ivrimeet.settings import Settings
 from ivrimeet.worker import Services, build_services
 
@@ -46,11 +48,15 @@ def create_app(
     if worker is not None and models is None:
         models = worker.warmup
     token = settings.ivrimeet_api_token
+    api_token = token.get_secret_value() if token is not None else None
     state = ApiState(
         services=services,
-        api_token=token.get_secret_value() if token is not None else None,
+        api_token=api_token,
         max_upload_bytes=settings.max_upload_bytes,
         upload_slots=UploadSlots(settings.max_concurrent_uploads),
+        links=MediaLinks(
+            link_key(api_token, lambda: local_signing_key(settings.ivrimeet_data_dir))
+        ),
         models=models,
     )
 
@@ -79,7 +85,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(ops.router)
-    app.include_router(files.router)
+    app.include_router(media.router)
     app.include_router(meetings.router, dependencies=[Depends(require_token)])
     app.include_router(web.router)
     return app

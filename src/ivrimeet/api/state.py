@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ivrimeet.api.media_links import MediaLinks
 from ivrimeet.api.upload_slots import UploadSlots
 from ivrimeet.worker import Services
 
@@ -20,7 +21,7 @@ class ApiState:
     api_token: str | None
     max_upload_bytes: int
     upload_slots: UploadSlots
-    url_expiry_seconds: int = 900
+    links: MediaLinks
     models: ModelReadiness | None = None
     schema: Callable[[], tuple[bool, str]] | None = None
     """``() -> (ready, state)`` of the start-up schema upgrade (``schema_startup``)."""

@@ -169,9 +169,9 @@ export async function rttmBlob(id) {
 /**
  * A URL an <audio> element can play without an Authorization header.
  *
- * `url` is either already signed (an S3 presigned URL, or the local store's signed
- * /files route: used as it is) or an /api/ route that needs the token and answers
- * with JSON `{url}` or a redirect to a signed URL. A redirect is followed with a
+ * `url` is either already signed (a /media link the API minted: used as it is) or
+ * an /api/ route that needs the token and answers with JSON `{url}` or a redirect
+ * to a signed link. A redirect is followed with a
  * one-byte range request and the final URL is used. As a last resort (`allowBlob`,
  * small files only) the body itself is fetched and played from a blob: URL.
  */

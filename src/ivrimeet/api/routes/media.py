@@ -1,10 +1,10 @@
-"""``GET /files/{key}``: objects of the local folder store behind signed, expiring URLs.
+"""``GET /media/...``: a meeting's recording and snippets, streamed through the API.
 
-``LocalStore.presign_get`` hands out ``/files/<key>?expires=...&signature=...``;
-this route checks the signature (``LocalStore.verify_signature``, constant
-time) and streams the object with ``Range`` support, so browsers can seek in a
-recording or snippet. With an S3 store the route does not exist (404): S3 serves
-its own presigned URLs.
+The links come from ``MediaLinks`` (``api/media_links.py``), in the meeting
+JSON (``snippet_url``) and from ``/api/meetings/{id}/audio``. This route checks
+the link's signature and expiry (no bearer token: an ``<audio>`` element cannot
+send one), looks the object up by meeting and speaker id, and streams it with
+``Range`` support so browsers can seek; memory stays at one chunk per request.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import re
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from ivrimeet.api.deps import StoreDep
-from ivrimeet.errors import ObjectNotFoundError, UrlSignatureError
-from ivrimeet.objects import LocalStore, ObjectStore, validate_key
+from ivrimeet import db
+from ivrimeet.api.deps import MeetingId, SpeakerId, StateDep
+from ivrimeet.errors import MeetingNotFoundError, ObjectNotFoundError, UrlSignatureError
+from ivrimeet.objects import ObjectStore
 
-__all__ = ["parse_range", "router"]
+__all__ = ["RangeNotSatisfiable", "parse_range", "ranged_response", "router"]
 
-router = APIRouter(tags=["files"])
+router = APIRouter(prefix="/media", tags=["media"])
 
 _CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -81,22 +82,55 @@ def _stream(store: ObjectStore, key: str, start: int, end: int) -> Iterator[byte
             yield chunk
 
 
-@router.get("/files/{key:path}", summary="An object of the local store, by signed URL")
-def get_file(
-    key: str,
-    store: StoreDep,
-    expires: Annotated[int, Query()],
-    signature: Annotated[str, Query(max_length=128)],
-    range_header: Annotated[str | None, Header(alias="Range")] = None,
-) -> Response:
-    if not isinstance(store, LocalStore):
-        raise ObjectNotFoundError("Files are served by S3 presigned URLs on this server.")
-    validate_key(key)
-    if not store.verify_signature(key, expires, signature):
+Expires = Annotated[int, Query(description="end of the link's life, Unix seconds")]
+Signature = Annotated[str, Query(max_length=128)]
+RangeHeader = Annotated[str | None, Header(alias="Range")]
+
+
+def _check_link(request: Request, state: StateDep, expires: int, signature: str) -> None:
+    if not state.links.verify(request.url.path, expires, signature):
         raise UrlSignatureError(
-            "This file link is not valid or has expired.",
+            "This media link is not valid or has expired.",
             hints=["ask the API for a fresh link (GET the meeting again)"],
         )
+
+
+@router.get("/{meeting_id}/recording", summary="The original recording, by signed link")
+def get_recording(
+    meeting_id: MeetingId,
+    request: Request,
+    state: StateDep,
+    expires: Expires,
+    signature: Signature,
+    range_header: RangeHeader = None,
+) -> Response:
+    _check_link(request, state, expires, signature)
+    record = db.get_meeting(state.services.database, meeting_id)
+    return ranged_response(state.services.store, record.audio_key, range_header)
+
+
+@router.get("/{meeting_id}/speakers/{speaker_id}", summary="A speaker's snippet, by signed link")
+def get_snippet(
+    meeting_id: MeetingId,
+    speaker_id: SpeakerId,
+    request: Request,
+    state: StateDep,
+    expires: Expires,
+    signature: Signature,
+    range_header: RangeHeader = None,
+) -> Response:
+    _check_link(request, state, expires, signature)
+    record = db.get_meeting(state.services.database, meeting_id)
+    speaker = next((s for s in record.speakers if s.id == speaker_id), None)
+    if speaker is None:
+        raise MeetingNotFoundError(f"Meeting {meeting_id} has no speaker {speaker_id}.")
+    if speaker.snippet_key is None:
+        raise ObjectNotFoundError(f"Speaker {speaker_id} of meeting {meeting_id} has no snippet.")
+    return ranged_response(state.services.store, speaker.snippet_key, range_header)
+
+
+def ranged_response(store: ObjectStore, key: str, range_header: str | None) -> Response:
+    """``key`` streamed whole (200) or in the one range asked for (206), or 416."""
     size = store.head(key).size
     headers = {
         "Accept-Ranges": "bytes",

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from ivrimeet import db
 from ivrimeet.api.deps import DatabaseDep, MeetingId, QueueDep, SpeakerId, StateDep, StoreDep
+from ivrimeet.api.media_links import MediaLinks
 from ivrimeet.api.schemas import (
     MeetingListItemOut,
     MeetingOut,
@@ -40,7 +41,6 @@ from ivrimeet.errors import (
 )
 from ivrimeet.media.upload import MAX_TITLE_CHARS, store_upload
 from ivrimeet.metrics import UPLOAD_BYTES, UPLOADS
-from ivrimeet.objects import ObjectStore
 
 __all__ = ["meeting_prefixes", "recording_key", "router"]
 
@@ -75,22 +75,21 @@ def _summary(record: db.MeetingRecord) -> MeetingSummaryOut:
     )
 
 
-def _speaker(speaker: db.SpeakerRecord, store: ObjectStore, expires: int) -> SpeakerOut:
-    key = speaker.snippet_key
+def _speaker(meeting_id: str, speaker: db.SpeakerRecord, links: MediaLinks) -> SpeakerOut:
     return SpeakerOut(
         id=speaker.id,
         label=speaker.label,
         name=speaker.name,
         suggested_name=speaker.suggested_name,
         seconds=speaker.seconds,
-        snippet_url=store.presign_get(key, expires) if key else None,
+        snippet_url=links.snippet(meeting_id, speaker.id) if speaker.snippet_key else None,
     )
 
 
-def _meeting(record: db.MeetingRecord, store: ObjectStore, expires: int) -> MeetingOut:
+def _meeting(record: db.MeetingRecord, links: MediaLinks) -> MeetingOut:
     return MeetingOut(
         **_summary(record).model_dump(),
-        speakers=[_speaker(s, store, expires) for s in record.speakers],
+        speakers=[_speaker(record.id, s, links) for s in record.speakers],
         segments=[
             SegmentOut(start=g.start, end=g.end, speaker_id=g.speaker_id) for g in record.segments
         ],
@@ -180,7 +179,7 @@ async def upload_meeting(
     UPLOADS.labels(outcome="stored").inc()
     UPLOAD_BYTES.inc(stored.size)
     logger.info("meeting.created meeting=%s bytes=%d", meeting_id, stored.size)
-    body = await run_in_threadpool(_meeting, record, services.store, state.url_expiry_seconds)
+    body = _meeting(record, state.links)
     return JSONResponse(
         body.model_dump(mode="json"),
         status_code=201,
@@ -226,18 +225,16 @@ def list_meetings(
 @router.get("/{meeting_id}", response_model=MeetingOut, summary="One meeting")
 def get_meeting(meeting_id: MeetingId, state: StateDep) -> MeetingOut:
     record = db.get_meeting(state.services.database, meeting_id)
-    return _meeting(record, state.services.store, state.url_expiry_seconds)
+    return _meeting(record, state.links)
 
 
-def _signed_url_response(request: Request, state: ApiState, key: str) -> Response:
-    """Redirect to a short-lived URL of ``key``, or answer ``{"url", "expires_in"}`` as JSON.
+def _media_link_response(request: Request, url: str, expires_in: int) -> Response:
+    """Redirect to a short-lived media link, or answer ``{"url", "expires_in"}`` as JSON.
 
     An ``<audio>`` element cannot send the bearer token and a page cannot read a
-    redirect's ``Location`` (nor follow it to S3 without CORS), so the web page
-    asks with ``Accept: application/json`` and plays the URL it gets.
+    redirect's ``Location``, so the web page asks with ``Accept: application/json``
+    and plays the link it gets.
     """
-    expires_in = state.url_expiry_seconds
-    url = state.services.store.presign_get(key, expires_in)
     headers = {"Cache-Control": "no-store"}
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"url": url, "expires_in": expires_in}, headers=headers)
@@ -248,18 +245,19 @@ def _signed_url_response(request: Request, state: ApiState, key: str) -> Respons
     "/{meeting_id}/audio",
     status_code=302,
     response_class=RedirectResponse,
-    summary="Redirect to a short-lived URL of the original recording ({url} JSON on request)",
+    summary="Redirect to a short-lived link of the original recording ({url} JSON on request)",
 )
 def get_audio(meeting_id: MeetingId, request: Request, state: StateDep) -> Response:
-    record = db.get_meeting(state.services.database, meeting_id)
-    return _signed_url_response(request, state, record.audio_key)
+    db.get_meeting(state.services.database, meeting_id)  # 404 for an unknown meeting
+    links = state.links
+    return _media_link_response(request, links.recording(meeting_id), links.expires_seconds)
 
 
 @router.get(
     "/{meeting_id}/speakers/{speaker_id}/snippet",
     status_code=302,
     response_class=RedirectResponse,
-    summary="Redirect to a short-lived URL of the speaker's snippet ({url} JSON on request)",
+    summary="Redirect to a short-lived link of the speaker's snippet ({url} JSON on request)",
 )
 def get_snippet(
     meeting_id: MeetingId, speaker_id: SpeakerId, request: Request, state: StateDep
@@ -270,7 +268,10 @@ def get_snippet(
         raise MeetingNotFoundError(f"Meeting {meeting_id} has no speaker {speaker_id}.")
     if speaker.snippet_key is None:
         raise ObjectNotFoundError(f"Speaker {speaker_id} of meeting {meeting_id} has no snippet.")
-    return _signed_url_response(request, state, speaker.snippet_key)
+    links = state.links
+    return _media_link_response(
+        request, links.snippet(meeting_id, speaker_id), links.expires_seconds
+    )
 
 
 @router.get(
@@ -333,7 +334,7 @@ async def rename_speaker(
     speaker = await run_in_threadpool(
         db.rename_speaker, state.services.database, meeting_id, speaker_id, name or None
     )
-    return _speaker(speaker, state.services.store, state.url_expiry_seconds)
+    return _speaker(meeting_id, speaker, state.links)
 
 
 @router.post(
@@ -346,7 +347,7 @@ def reprocess_meeting(meeting_id: MeetingId, state: StateDep, queue: QueueDep) -
     record = db.request_reprocess(state.services.database, meeting_id)
     queue.enqueue_processing(meeting_id)
     logger.info("meeting.reprocess meeting=%s", meeting_id)
-    return _meeting(record, state.services.store, state.url_expiry_seconds)
+    return _meeting(record, state.links)
 
 
 @router.delete(

@@ -12,7 +12,7 @@ from a request ever reaches the filesystem. Caching works without a build step:
 
 Text assets are also kept gzip-compressed and sent so when the client accepts
 it. The page itself gets a Content-Security-Policy that allows nothing outside
-this origin except the object store's presigned audio URLs.
+this origin: audio streams through the API's ``/media`` links, even from S3.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
@@ -129,27 +128,15 @@ def _index(max_upload_bytes: int) -> Asset:
     return _make_asset(_INDEX, html.encode())
 
 
-def _media_sources(settings: Settings | None) -> str:
-    """Where ``<audio>`` may load from: this origin, or the bucket's presigned URLs."""
-    sources = ["'self'", "blob:"]
-    if settings is not None and settings.uses_s3:
-        if settings.s3_endpoint_url:
-            parts = urlsplit(settings.s3_endpoint_url)
-            sources.append(f"{parts.scheme}://{parts.netloc}")
-            sources.append(f"{parts.scheme}://*.{parts.hostname}")
-        else:
-            sources.append("https://*.amazonaws.com")
-    return " ".join(sources)
-
-
-def _content_security_policy(settings: Settings | None) -> str:
+def _content_security_policy() -> str:
     return "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
-            f"media-src {_media_sources(settings)}",
+            # Recordings and snippets stream through this origin's /media links.
+            "media-src 'self' blob:",
             "connect-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
@@ -201,7 +188,7 @@ def index(request: Request) -> Response:
         _index(max_upload_bytes),
         _REVALIDATE,
         **{
-            "Content-Security-Policy": _content_security_policy(settings),
+            "Content-Security-Policy": _content_security_policy(),
             "Referrer-Policy": "no-referrer",
             "X-Frame-Options": "DENY",
         },
