@@ -12,9 +12,9 @@
 Rules (``when(method, contains=..., times=...)``, first match wins, each used
 ``times`` times, ``None``: always):
 
-* ``.answer(status, code=..., body=..., headers=...)``: answer in place of the
-  server (``503 SlowDown``, ``400 RequestTimeout``, ``200`` with an ``<Error>``
-  body...);
+* ``.answer(status, code=..., body=..., headers=..., chunked=...)``: answer in
+  place of the server (``503 SlowDown``, ``400 RequestTimeout``, ``200`` with an
+  ``<Error>`` body...), with ``chunked`` as ``Transfer-Encoding: chunked``;
 * ``.chunked()``: the server's answer, sent with ``Transfer-Encoding: chunked``
   and no ``Content-Length``;
 * ``.cut()``: the server's status and headers, half the body, then a clean close;
@@ -67,6 +67,7 @@ class Rule:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    chunked_answer: bool = False
     used: int = 0
 
     def answer(
@@ -76,9 +77,10 @@ class Rule:
         *,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        chunked: bool = False,
         **fields: str,
     ) -> Rule:
-        self.kind, self.status = "answer", status
+        self.kind, self.status, self.chunked_answer = "answer", status, chunked
         self.body = body if body is not None else (error_xml(code, **fields) if code else b"")
         self.headers = headers or {}
         return self
@@ -185,7 +187,8 @@ def _handler_for(proxy: AnswerProxy) -> type[BaseHTTPRequestHandler]:
                 self._send(400, {}, error_xml("ExpiredToken", "The provided token has expired."))
                 return
             if rule is not None and rule.kind == "answer":
-                self._send(rule.status, rule.headers, rule.body)
+                send = self._send_chunked if rule.chunked_answer else self._send
+                send(rule.status, rule.headers, rule.body)
                 return
             status, headers, data = _forward(upstream, self.command, target, self.headers, body)
             kind = rule.kind if rule is not None else "pass"

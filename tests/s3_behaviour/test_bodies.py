@@ -44,3 +44,29 @@ def test_a_body_broken_mid_way_is_fetched_again_like_boto3s_download_file(
 
     assert proxy.unused() == []
     assert (tmp_path / "boto3").read_bytes() == got == (tmp_path / "ivrimeet").read_bytes() == data
+
+
+def test_a_download_answered_200_chunked_without_a_range_is_written_whole(
+    moto_behind: Behind, tmp_path: Path, payload: Callable[[int], bytes]
+) -> None:
+    """A proxy that drops Range and Content-Length: the whole body, size learnt at its end."""
+    import hashlib
+
+    data = payload(6 * MiB + 7)
+    admin = moto_behind.server.admin_client()
+    admin.put_object(Bucket=moto_behind.bucket, Key="blob", Body=data)
+    whole = admin.get_object(Bucket=moto_behind.bucket, Key="blob")
+    headers = {"ETag": whole["ETag"], "Content-Type": "application/octet-stream"}
+    # A chunked 200 answer with the whole object, whatever range was asked.
+    body = whole["Body"].read()
+    moto_behind.proxy.when("GET", "/blob", times=2).answer(
+        200, body=body, headers=headers, chunked=True
+    )
+
+    boto3_path, ours_path = tmp_path / "boto3", tmp_path / "ivrimeet"
+    moto_behind.boto3().download_file(moto_behind.bucket, "blob", str(boto3_path))
+    digest = hashlib.sha256()
+    moto_behind.store().download_to_file("blob", ours_path, digest=digest)
+
+    assert boto3_path.read_bytes() == ours_path.read_bytes() == data
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()

@@ -105,6 +105,32 @@ class BodyCopier:
             if pipe is not None:
                 pipe.close()
 
+    def receive_to_end(self, response: http.client.HTTPResponse) -> int:
+        """Read a body of unknown length (chunked) into the file from byte 0; its length.
+
+        Not retried part by part: a chunked answer that breaks raises (http.client
+        reports a cut chunk stream), and the whole first request is tried again.
+        """
+        view = memoryview(self._buffer())
+        position = 0
+        try:
+            while True:
+                if self.file.stop.is_set():
+                    raise Cancelled()
+                try:
+                    got = response.readinto(view)
+                except TRANSIENT as exc:
+                    raise self.broken(exc) from exc
+                if not got:
+                    return position
+                self.file.write(view[:got], position)
+                position, _ = self.file.account(0, position, 0, got)
+        except Retryable:
+            self.file.rollback(0, position, 0)
+            raise
+        finally:
+            view.release()
+
     def _copy_some(
         self, response: http.client.HTTPResponse, view: memoryview, position: int, want: int
     ) -> int:

@@ -67,8 +67,9 @@ class PartFile:
 
     # --- the file ------------------------------------------------------------------
 
-    def open(self, size: int) -> None:
-        """Create the file (once) and size it to ``size`` bytes; start the hasher."""
+    def open(self, size: int, *, hash_now: bool = True) -> None:
+        """Create the file (once) and size it to ``size`` bytes; start the hasher
+        (``hash_now=False``: not yet, the size is not known)."""
         try:
             if self.fd < 0:
                 # Read-write: the hasher reads back what the workers wrote.
@@ -76,7 +77,7 @@ class PartFile:
             self.size = size
             if size:
                 _preallocate(self.fd, size)
-            if self.digest is not None and self._hasher is None:
+            if hash_now and self.digest is not None and self._hasher is None:
                 self._hasher = threading.Thread(target=self._hash, name="s3-get-sha", daemon=True)
                 self._hasher.start()
         except OSError as exc:

@@ -249,7 +249,10 @@ class _Download:
         # 200 without Content-Range: the whole object is on its way.
         length = response.getheader("Content-Length")
         if length is None:
-            raise self._bad_answer("a 200 answer without Content-Length")
+            # Chunked, size unknown until the body ends: read it all, then size the file.
+            self.file.open(0, hash_now=False)
+            self.file.open(self.copier.receive_to_end(response))
+            return None
         self.file.open(int(length))
         self.copier.receive(conn, response, 0, self.file.size)
         return None
