@@ -287,6 +287,18 @@ class Settings:
         "uploads one API process streams at once (each holds up to ~25 MiB); more get 503",
         _number(int, ge=1, le=1000),
     )
+    http_header_timeout: float = _knob(
+        20.0,
+        "seconds a client has to send a request line and headers, from its first byte"
+        " (or from connecting); then 408 and the connection is closed",
+        _number(float, gt=0, le=3600),
+    )
+    http_body_timeout: float = _knob(
+        60.0,
+        "seconds a request body may stall between two chunks; then the upload is"
+        " aborted (nothing stored) and the connection closed",
+        _number(float, gt=0, le=3600),
+    )
     snippet_seconds: float = _knob(
         15.0, "seconds of audio per speaker snippet", _number(float, gt=0, le=120)
     )

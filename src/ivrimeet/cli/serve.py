@@ -42,7 +42,7 @@ def serve(
     import uvicorn
 
     from ivrimeet.allocator import tune_for_streaming
-    from ivrimeet.api import create_app
+    from ivrimeet.api import create_app, timed_h11
     from ivrimeet.worker import build_services
 
     settings = load_settings(ctx)
@@ -70,4 +70,5 @@ def serve(
         port=port or settings.port,
         log_config=None,
         access_log=False,
+        http=timed_h11(settings.http_header_timeout, settings.http_body_timeout),
     )
