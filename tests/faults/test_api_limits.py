@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.faults.proxy import FaultProxy
+from tests.integration.api_support import fake_results, noise_wav, upload
 from tests.servers.api import API_TOKEN, ApiServer, SettingsFactory, run_api
 from tests.waiting import wait_until
 
@@ -79,6 +80,25 @@ def test_out_of_range_offset_and_nul_text_are_422_on_every_database(
         assert answer.status_code == 422, answer.text
         assert answer.json()["code"] == "invalid_input"
         _assert_no_leak(answer)
+
+
+@pytest.mark.parametrize("which", ["sqlite_api", "pg_api"])
+def test_nul_in_a_real_speakers_name_is_422_and_the_name_is_kept(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    api: ApiServer = request.getfixturevalue(which)
+    meeting_id = str(upload(api, noise_wav(4000))["id"])
+    fake_results(api, meeting_id)
+    with api.client() as client:
+        speaker = client.get(f"/api/meetings/{meeting_id}").json()["speakers"][0]
+        path = f"/api/meetings/{meeting_id}/speakers/{speaker['id']}"
+        assert client.patch(path, json={"name": "Dana"}).status_code == 200
+        refused = client.patch(path, json={"name": "Da\x00na"})
+        after = client.get(f"/api/meetings/{meeting_id}").json()["speakers"][0]
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "invalid_input"
+    _assert_no_leak(refused)
+    assert after["name"] == "Dana"
 
 
 def test_uploads_beyond_the_bound_get_503_with_retry_after_and_the_rest_succeed(

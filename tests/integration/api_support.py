@@ -34,8 +34,15 @@ def upload(api: ApiServer, data: bytes, **params: str) -> dict[str, object]:
     return body
 
 
-def fake_results(api: ApiServer, meeting_id: str, labels: tuple[str, ...] = ("A", "B")) -> None:
-    """Do what a worker does, without models: snippets and results in the store, rows done."""
+def fake_results(
+    api: ApiServer,
+    meeting_id: str,
+    labels: tuple[str, ...] = ("A", "B"),
+    *,
+    warning: str | None = None,
+) -> None:
+    """Do what a worker does, without models: snippets and results in the store, rows done
+    (with the recording ``warning`` a worker reports for a cut-short file)."""
     services = api.services
     claim = db.claim_for_processing(services.database, meeting_id, worker="test")
     assert claim is not None
@@ -56,6 +63,7 @@ def fake_results(api: ApiServer, meeting_id: str, labels: tuple[str, ...] = ("A"
         segments=[db.NewSegment(float(i), float(i) + 1, label) for i, label in enumerate(labels)],
         rttm_key=rttm,
         json_key=f"results/{meeting_id}/diarization.json",
+        warning=warning,
     )
 
 
