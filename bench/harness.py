@@ -45,6 +45,8 @@ class Server:
     endpoint: str
     bucket: str
     root: Path
+    ca_bundle: Path | None = None
+    """The private CA to trust (an HTTPS server: bench/cases/transfers_tls.py)."""
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment a client process gets: only the bench server's credentials."""
@@ -65,6 +67,11 @@ class Server:
             BENCH_ENDPOINT=self.endpoint,
             BENCH_BUCKET=self.bucket,
         )
+        if self.ca_bundle is not None:
+            # boto3 and ivrimeet read AWS_CA_BUNDLE; s5cmd (Go) SSL_CERT_FILE; obstore
+            # workers BENCH_CA.
+            ca = str(self.ca_bundle)
+            env.update(AWS_CA_BUNDLE=ca, SSL_CERT_FILE=ca, BENCH_CA=ca)
         env.update(extra)
         return env
 
@@ -78,7 +85,11 @@ class Server:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
             region_name=REGION,
-            config=Config(s3={"addressing_style": "path"}),
+            # rclone refuses botocore's aws-chunked uploads (its HTTPS default).
+            config=Config(
+                s3={"addressing_style": "path"}, request_checksum_calculation="when_required"
+            ),
+            verify=str(self.ca_bundle) if self.ca_bundle else None,
         )
 
 
@@ -390,6 +401,8 @@ class Case:
     quick_bytes: int
     prepare: Callable[[Context, int], list[Tool]]
     target: Target
+    # Headline cases come first in the run and the table (production: HTTPS).
+    headline: bool = False
 
 
 @dataclass(frozen=True)
