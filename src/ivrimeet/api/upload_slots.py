@@ -2,12 +2,21 @@
 
 Each upload streaming into the store holds at most its pipe
 (``QUEUE_CHUNKS`` × ``CHUNK_BYTES`` = 4 MiB), the batch being filled (1 MiB)
-and the store's part buffers: about 25 MiB with the S3 store's defaults
-(measured: 20 concurrent 20 MB uploads took one process from 109 to
-574 MiB). ``MAX_CONCURRENT_UPLOADS`` uploads (default 4, ~100 MiB) fit next to
-the API's own ~110 MiB in a 512 MB container with room to spare; the next
-upload is refused at once with 503 and ``Retry-After`` before a byte of its
-body is read.
+and the store's part buffers: at most ``PER_UPLOAD_MIB`` (25 MiB) with the S3
+store's defaults. Measured with ``ivrimeet serve --no-worker``, 20 concurrent
+20 MB uploads, RSS sampled every 10 ms (tests/faults/test_upload_memory.py,
+2026-12-07, API baseline 113-114 MiB):
+
+| store | slots | uploads at once | peak RSS | growth | per upload |
+| --- | --- | --- | --- | --- | --- |
+| S3 (moto) | 4 (default) | 4, 16 refused | 206 MiB | 91 MiB | ~23 MiB |
+| S3 (moto) | 20 | 20 | 591 MiB | 477 MiB | ~24 MiB |
+| local | 4 | 4, 16 refused | 128 MiB | 15 MiB | ~1 MiB (written straight to disk) |
+| local | 20 | 20 | 134 MiB | 20 MiB | ~1 MiB |
+
+So the default 4 slots peak near 210 MiB, well inside a 512 MB container; each
+extra slot costs ~25 MiB on S3. The next upload is refused at once with 503 and
+``Retry-After`` before a byte of its body is read.
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ from contextlib import contextmanager
 
 from ivrimeet.errors import ServerBusyError
 
-__all__ = ["UploadSlots"]
+__all__ = ["PER_UPLOAD_MIB", "UploadSlots"]
+
+PER_UPLOAD_MIB = 25
+"""Resident memory one upload in flight may add, S3 store defaults (measured ~24 MiB)."""
 
 logger = logging.getLogger(__name__)
 
