@@ -23,6 +23,7 @@ from ivrimeet.models.closure import scan_closure
 from ivrimeet.models.config_guard import guard_cache
 from ivrimeet.models.filling import local_blobs, store_closure
 from ivrimeet.models.hub import resolve_commit
+from ivrimeet.models.loaders import Seeder, no_seed
 from ivrimeet.models.manifest import Manifest, ManifestRef
 from ivrimeet.models.repo_ids import is_commit
 from ivrimeet.models.report import Loaded, LoadReport
@@ -35,6 +36,25 @@ if TYPE_CHECKING:
 __all__ = ["both_failed", "fill_from_hub"]
 
 T = TypeVar("T")
+
+
+def _seeder(model_store: ModelStore, cache: Path) -> Seeder:
+    seeded: set[str] = set()
+
+    def seed(repo: str, revision: str) -> int:
+        if repo in seeded:  # a repo is seeded once per fill, at the first revision asked
+            return 0
+        seeded.add(repo)
+        return seed_from_bucket(
+            model_store.objects,
+            model_store.layout,
+            repo,
+            revision,
+            cache,
+            concurrency=model_store.concurrency,
+        )
+
+    return seed
 
 
 def fill_from_hub(
@@ -58,16 +78,9 @@ def fill_from_hub(
         fill_revision = target or (
             revision if is_commit(revision) else resolve_commit(model_store.hub, repo, revision)
         )
-        if store:
-            seed_from_bucket(
-                model_store.objects,
-                model_store.layout,
-                repo,
-                revision,
-                cache,
-                concurrency=model_store.concurrency,
-            )
-        value = loader.fill(cache, repo, fill_revision, model_store.hub)
+        seed = _seeder(model_store, cache) if store else no_seed
+        seed(repo, revision)
+        value = loader.fill(cache, repo, fill_revision, model_store.hub, seed)
     except (UnavailableError, AccessError, ModelNotFoundError) as exc:
         raise both_failed(model_store, repo, revision, exc, bucket_problem) from exc
     closure = scan_closure(cache)

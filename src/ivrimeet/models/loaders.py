@@ -2,8 +2,11 @@
 
 Each loader knows two ways to get its model, and the store (``store.py``) picks:
 
-* ``fill(cache_dir, repo, revision, hub)``: load from Hugging Face into the empty
+* ``fill(cache_dir, repo, revision, hub, seed)``: load from Hugging Face into the
   temporary cache ``cache_dir`` (so the closure is exactly what landed there);
+  ``seed(repo, revision)`` first restores what the bucket already holds of another
+  repo the loader is about to read (a pipeline's embedding repo), so it is not
+  downloaded again;
 * ``load(cache_dir, manifest, hub)``: load from a cache restored from the bucket,
   with huggingface_hub offline (zero requests), pinned to the manifest's commit.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +49,23 @@ __all__ = [
     "Loader",
     "Materialized",
     "PipelineLoader",
+    "Seeder",
     "SnapshotLoader",
+    "no_seed",
 ]
 
 logger = logging.getLogger(__name__)
 
 T_co = TypeVar("T_co", covariant=True)
+
+Seeder = Callable[[str, str], int]
+"""``seed(repo, revision)``: restore the bucket's files of that repo into the fill's cache."""
+
+
+def no_seed(repo: str, revision: str) -> int:
+    """The seeder of a fill that does not use the bucket."""
+    return 0
+
 
 #: pyannote.audio picks its SpeechBrain backend when the embedding repo id contains this.
 _SPEECHBRAIN_MARK = "speechbrain"
@@ -68,8 +83,14 @@ class Loader(Protocol[T_co]):
         """Import the heavy libraries; the store runs this while blobs download."""
         ...
 
-    def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> T_co:
-        """Load ``repo@revision`` from Hugging Face into the empty cache ``cache_dir``."""
+    def fill(
+        self, cache_dir: Path, repo: str, revision: str, hub: HubAccess, seed: Seeder = no_seed
+    ) -> T_co:
+        """Load ``repo@revision`` from Hugging Face into the cache ``cache_dir``.
+
+        ``cache_dir`` holds nothing but what the store seeded for ``repo``; ``seed``
+        does the same for other repos the loader discovers it needs.
+        """
         ...
 
     def load(self, cache_dir: Path, manifest: Manifest, hub: HubAccess) -> T_co:
@@ -122,7 +143,9 @@ class SnapshotLoader:
     def prepare(self) -> None:
         return None
 
-    def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> Materialized:
+    def fill(
+        self, cache_dir: Path, repo: str, revision: str, hub: HubAccess, seed: Seeder = no_seed
+    ) -> Materialized:
         from huggingface_hub import snapshot_download
 
         with hub_errors(f"{repo}@{revision}", hub, repo=repo), hf_session(hub, offline=False):
@@ -153,13 +176,17 @@ class PipelineLoader:
 
         install_speechbrain_compat()
 
-    def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> Pipeline:
+    def fill(
+        self, cache_dir: Path, repo: str, revision: str, hub: HubAccess, seed: Seeder = no_seed
+    ) -> Pipeline:
         config_path = download_file(hub, repo, "config.yaml", revision, cache_dir)
         config = check_pipeline_config(
             config_path.read_text(encoding="utf-8"), source=f"{repo}@{revision}/config.yaml"
         )
         named = model_repos_in_pipeline_config(config)
         for model_repo in named:
+            # pyannote fetches each named model at its default revision.
+            seed(model_repo, "main")
             if _SPEECHBRAIN_MARK in model_repo.lower():
                 _read_checked_hyperparams(hub, model_repo, "main", cache_dir)
         pipeline = self._from_pretrained(cache_dir, repo, revision, hub, offline=False)
@@ -256,7 +283,9 @@ class EncoderLoader:
     def prepare(self) -> None:
         import speechbrain.inference.speaker  # noqa: F401  # overlapped with the restore
 
-    def fill(self, cache_dir: Path, repo: str, revision: str, hub: HubAccess) -> EncoderClassifier:
+    def fill(
+        self, cache_dir: Path, repo: str, revision: str, hub: HubAccess, seed: Seeder = no_seed
+    ) -> EncoderClassifier:
         _read_checked_hyperparams(hub, repo, revision, cache_dir)
         with hub_errors(f"{repo}@{revision}", hub, repo=repo):
             return self._from_hparams(cache_dir, repo, revision, hub, offline=False)

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 def _stored_subset(manifests: list[Manifest], repo: str, revision: str) -> Manifest | None:
-    """The files of ``repo@revision`` held by the newest closure that recorded them."""
+    """The files of ``repo@revision`` held by the newest closure that recorded them (its own
+    manifest, or another model's closure that read the repo)."""
     for manifest in sorted(manifests, key=lambda m: m.created, reverse=True):
         for ref in manifest.refs:
             if ref.repo != repo or revision not in (ref.revision, ref.commit):
@@ -56,14 +57,13 @@ def seed_from_bucket(
     *,
     concurrency: int,
 ) -> int:
-    """Restore into ``cache`` the files of ``repo@revision`` another stored closure holds.
+    """Restore into ``cache`` the files of ``repo@revision`` a stored closure holds.
 
     Returns how many files were seeded (0 when no closure holds the repo, or the
     bucket could not serve them: the fill then downloads them, as without seeding).
     """
     try:
-        manifests = [m for m in stored_manifests(objects, layout) if m.repo != repo]
-        subset = _stored_subset(manifests, repo, revision)
+        subset = _stored_subset(stored_manifests(objects, layout), repo, revision)
         if subset is None:
             return 0
         result = restore_closure(objects, layout, subset, cache, concurrency=concurrency)
