@@ -29,11 +29,26 @@ def test_env_example_holds_no_secret_values() -> None:
     assert Secret("x") != "x"
 
 
-def test_dockerfile_runs_the_service_without_baking_in_models() -> None:
+def _stage(dockerfile: str, name: str) -> str:
+    """The lines of the Dockerfile stage ``FROM ... AS name``, up to the next ``FROM``."""
+    match = re.search(rf"^FROM \S+ AS {name}\n(.*?)(?=^FROM |\Z)", dockerfile, re.M | re.S)
+    assert match, f"no stage {name!r}"
+    return match.group(1)
+
+
+def test_dockerfile_targets_run_the_service_without_baking_in_models() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert 'CMD ["ivrimeet", "serve"]' in dockerfile
-    assert "ffmpeg" in dockerfile
-    assert 'pip install ".[ml]"' in dockerfile
+    api, worker = _stage(dockerfile, "api"), _stage(dockerfile, "worker")
+    assert 'CMD ["ivrimeet", "serve", "--no-worker"]' in api
+    assert 'CMD ["ivrimeet", "worker"]' in worker
+    assert "ffmpeg" in worker and "ffmpeg" not in api
+    for stage in (api, worker):
+        assert "USER ivrimeet" in stage
+    # Both install from the lock; only the worker takes the ml extra, CPU torch by default.
+    assert "pip install -c requirements.lock ." in _stage(dockerfile, "build-api")
+    build_worker = _stage(dockerfile, "build-worker")
+    assert '".[ml]"' in build_worker and "requirements.lock" in build_worker
+    assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in build_worker
     # No build step runs ivrimeet (which would fetch models into the image).
     assert not re.search(r"^RUN\b.*\bivrimeet (models|process|serve)", dockerfile, re.MULTILINE)
 
