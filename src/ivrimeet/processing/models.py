@@ -19,6 +19,7 @@ from typing import Any
 
 from ivrimeet.models import ModelStore, load_diarization_pipeline, load_speaker_encoder
 from ivrimeet.processing.embeddings import install_chunk_embeddings
+from ivrimeet.processing.threads import set_inference_threads
 from ivrimeet.processing.voiceprints import SpeakerEncoder
 
 __all__ = ["LoadedModels", "ModelHolder"]
@@ -71,6 +72,8 @@ class ModelHolder:
 
     def _load(self) -> LoadedModels:
         started = time.monotonic()
+        # The container's CPU quota, not the host's cores (torch's default).
+        set_inference_threads()
         pipeline = load_diarization_pipeline(
             self._store, self.pipeline_repo, self._pipeline_revision
         )
