@@ -6,7 +6,8 @@ Each write is let through to the server and its answer held by the proxy, then t
 killed: the object exists, the filler never learns it. Afterwards, with the Hub down:
 
 * lease or a blob: the model was never committed (no manifest), so loading fails with one
-  error naming both sources, at once (the dead filler's lease is taken over, not waited for);
+  error naming both sources, at once (the dead filler's lease is taken over, not waited for),
+  and ``models gc`` removes the dead filler's lease before it expires;
 * manifest: the closure is committed but its ref is missing; the manifest is adopted, the
   ref written, the model loads from the bucket;
 * ref: the model loads from the bucket.
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from ivrimeet.errors import IvrimeetError
-from ivrimeet.models import materialize, sweep_stale
+from ivrimeet.models import collect_garbage, materialize, sweep_stale
 from ivrimeet.objects import S3Store
 from tests.faults import ledger
 from tests.faults.conftest import ProxiedBucket
@@ -113,6 +114,10 @@ def test_a_filler_killed_after_each_write_leaves_a_bucket_the_next_start_recover
                 pass
             assert "not from the bucket, not from Hugging Face" in caught.value.summary
             assert not objects.exists(LAYOUT.manifest(repo.repo_id, repo.commit))
+            dead = _leases(objects, repo)
+            assert dead, "a failed load leaves the dead filler's lease to models gc"
+            assert collect_garbage(store).leases_removed == tuple(dead)
+            assert _leases(objects, repo) == []
 
     hub.outage = False
     caplog.clear()
