@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from ivrimeet.errors import ConfigurationError
 from ivrimeet.objects.transfer_config import TransferConfig
 
 if TYPE_CHECKING:
@@ -102,10 +103,17 @@ class S3Connection:
         """The CA file HTTPS connections trust: ``AWS_CA_BUNDLE`` or the profile's
         ``ca_bundle`` (botocore's session resolves both, as for the boto3 client),
         else botocore's default bundle (certifi)."""
+        from botocore.exceptions import ProfileNotFound
         from botocore.httpsession import where
         from botocore.session import Session
 
-        configured = Session(profile=self.profile).get_config_variable("ca_bundle")
+        try:
+            configured = Session(profile=self.profile).get_config_variable("ca_bundle")
+        except ProfileNotFound as exc:
+            raise ConfigurationError(
+                f"AWS_PROFILE={self.profile} names no profile in the AWS config files.",
+                hints=["fix AWS_PROFILE, or add the profile to ~/.aws/config"],
+            ) from exc
         return str(configured) if configured else str(where())
 
     @property
