@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ivrimeet.errors import ConfigurationError
-from ivrimeet.objects.transfer_config import TransferConfig
+from ivrimeet.objects import TransferConfig
 
 __all__ = ["ConfigRow", "Secret", "Settings", "describe_settings", "mask_secret"]
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ivrimeet.objects.local import LocalStore
     from ivrimeet.objects.s3 import S3Store
     from ivrimeet.objects.s3_client import S3Connection, describe_credentials
+    from ivrimeet.objects.transfer_config import TransferConfig
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -54,6 +55,7 @@ __all__ = [
     "SetupReport",
     "StepResult",
     "StepStatus",
+    "TransferConfig",
     "data_dir_writable",
     "describe_credentials",
     "free_disk",
@@ -82,6 +84,7 @@ _LAZY = {
     "S3Store": "ivrimeet.objects.s3",
     "S3Connection": "ivrimeet.objects.s3_client",
     "describe_credentials": "ivrimeet.objects.s3_client",
+    "TransferConfig": "ivrimeet.objects.transfer_config",
 }
 
 __getattr__ = lazy_attributes(globals(), _LAZY)
