@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Warmup", "coordinated_fill", "single_flight"]
 
-logger = logging.getLogger("ivrimeet.models.store")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -29,7 +29,7 @@ from ivrimeet.objects.store import ObjectStore
 
 __all__ = ["local_blobs", "store_closure", "write_ref"]
 
-logger = logging.getLogger("ivrimeet.models.store")
+logger = logging.getLogger(__name__)
 
 
 def local_blobs(manifest: Manifest, cache: Path) -> dict[str, Path]:

@@ -19,7 +19,7 @@ from ivrimeet.objects.store import ObjectStore
 
 __all__ = ["heal_blobs"]
 
-logger = logging.getLogger("ivrimeet.models.store")
+logger = logging.getLogger(__name__)
 
 
 def heal_blobs(

@@ -26,7 +26,7 @@ from ivrimeet.models.manifest import Manifest, ModelKind
 
 __all__ = ["LoadReport", "Loaded", "Origin", "Source", "disk_bytes", "log_loaded"]
 
-logger = logging.getLogger("ivrimeet.models.store")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ Lookup order of every load (``ModelStore.open``)::
     3. bucket unreachable: step 2 without the bucket, with a warning;
        Hugging Face unreachable too: one error naming both attempts.
 
-The temporary cache is removed when the model is in memory (``load``) or when
-the ``open`` block ends (``materialize``); then one ``model.loaded`` line says
-where the model came from and what was freed (report.py), and leases of the
-model left by dead or expired fillers are removed. Within a process, loads of
+Once a load succeeds, leases of the model left by dead or expired fillers are
+removed. The temporary cache is removed when the model is in memory (``load``)
+or when the ``open`` block ends (``materialize``); then one ``model.loaded``
+line says where the model came from and what was freed (report.py). Within a process, loads of
 the same model take turns (single flight); across processes and machines the
 lease does the same (see ``lease.py``).
 """
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,10 +68,6 @@ logger = logging.getLogger(__name__)
 
 GIB = 1024**3
 T = TypeVar("T")
-
-# One lock per (kind, repo, revision), shared by every ModelStore of the process.
-_FLIGHTS: dict[tuple[str, str, str], threading.Lock] = {}
-_FLIGHTS_LOCK = threading.Lock()
 
 
 def serves(stored: ModelKind, wanted: ModelKind) -> bool:
