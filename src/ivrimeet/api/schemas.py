@@ -11,6 +11,7 @@ __all__ = [
     "MeetingOut",
     "MeetingPageOut",
     "MeetingSummaryOut",
+    "ProgressOut",
     "RenameSpeakerIn",
     "SegmentOut",
     "SpeakerOut",
@@ -34,6 +35,14 @@ class SegmentOut(BaseModel):
     speaker_id: str
 
 
+class ProgressOut(BaseModel):
+    step: str = Field(
+        description="decode | segmentation | embeddings | clustering | snippets | voiceprints "
+        "| results"
+    )
+    percent: int = Field(ge=0, le=100, description="of the whole job, not of the step")
+
+
 class MeetingSummaryOut(BaseModel):
     id: str
     title: str | None
@@ -45,6 +54,9 @@ class MeetingSummaryOut(BaseModel):
     )
     duration_seconds: float | None
     created_at: datetime
+    progress: ProgressOut | None = Field(
+        default=None, description="while processing: the current step and percent done"
+    )
 
 
 class MeetingOut(MeetingSummaryOut):

@@ -16,6 +16,7 @@ from ivrimeet.db.meetings import (
     list_meetings,
     meeting_exists,
     rename_speaker,
+    report_progress,
     request_reprocess,
 )
 from ivrimeet.db.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
@@ -76,6 +77,7 @@ __all__ = [
     "record_results",
     "rename_speaker",
     "renew_claim",
+    "report_progress",
     "request_reprocess",
     "requeue_expired",
     "run_is_current",

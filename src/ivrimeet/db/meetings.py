@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ivrimeet.db.engine import Database
 from ivrimeet.db.records import (
+    Claim,
     KnownVoiceprint,
     MeetingPage,
     MeetingRecord,
@@ -86,6 +87,8 @@ def _meeting_record(row: Meeting, *, with_children: bool) -> MeetingRecord:
         status=str(row.status),
         error=row.error,
         warning=row.warning,
+        progress_step=row.progress_step,
+        progress_percent=row.progress_percent,
         audio_key=row.audio_key,
         audio_bytes=row.audio_bytes,
         content_type=row.content_type,
@@ -255,6 +258,23 @@ def detach_runs(db: Database, meeting_id: str) -> None:
         )
         if found.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
             raise _not_found(meeting_id)
+
+
+def report_progress(db: Database, claim: Claim, step: str, percent: int) -> bool:
+    """Store the running job's step and percent; False (nothing written) if the run lost the
+    meeting. ``updated_at`` is left alone: progress is not an edit of the meeting."""
+    with db.session() as session:
+        changed = session.execute(
+            update(Meeting)
+            .where(Meeting.id == claim.meeting_id, Meeting.current_run_id == claim.run_id)
+            .values(
+                progress_step=step[:16],
+                progress_percent=max(0, min(100, percent)),
+                updated_at=Meeting.updated_at,  # not the column's onupdate
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE's result
 
 
 def meeting_exists(db: Database, meeting_id: str) -> bool:

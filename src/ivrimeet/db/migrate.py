@@ -29,7 +29,7 @@ __all__ = ["HEAD_REVISION", "current_revision", "head_revision", "upgrade"]
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest revision in ``db/migrations/versions`` (a unit test keeps the two equal)."""
 # Any constant shared by every ivrimeet process: "ivrimeet" as an int64 key.
 _ADVISORY_LOCK_KEY = int.from_bytes(b"ivrimeet", "big") & 0x7FFF_FFFF_FFFF_FFFF

@@ -55,6 +55,9 @@ class MeetingRecord:
     speakers: tuple[SpeakerRecord, ...] = ()
     warning: str | None = None
     segments: tuple[SegmentRecord, ...] = ()
+    # The running job's step and percent (0-100); None before its first report.
+    progress_step: str | None = None
+    progress_percent: int | None = None
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,9 @@ class Meeting(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # What the user should know about the recording although it was processed (cut short).
     warning: Mapped[str | None] = mapped_column(Text)
+    # While processing: the job's current step and percent done (processing.progress).
+    progress_step: Mapped[str | None] = mapped_column(String(16))
+    progress_percent: Mapped[int | None] = mapped_column(Integer)
     audio_key: Mapped[str] = mapped_column(String(1024))
     audio_bytes: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(255))

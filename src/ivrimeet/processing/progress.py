@@ -27,7 +27,7 @@ __all__ = ["STEPS", "JobProgress", "ProgressReport"]
 
 logger = logging.getLogger(__name__)
 
-ProgressReport = Callable[[str, int], None]
+ProgressReport = Callable[[str, int], object]
 """Called with (step name, percent of the whole job done, 0-100)."""
 
 #: Step -> (percent when it starts, percent when it ends).

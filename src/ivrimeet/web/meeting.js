@@ -6,7 +6,7 @@ import { count, duration, when } from "./format.js";
 import { speakerColors, displayName } from "./colors.js";
 import { renderTimeline, timelineLength } from "./timeline.js";
 import { renderSpeakers } from "./speakers.js";
-import { STATUS_LABEL, STATUS_TEXT, meetingTitle } from "./status.js";
+import { STATUS_LABEL, STATUS_TEXT, meetingTitle, progressText } from "./status.js";
 
 const POLL_MS = 2000;
 
@@ -126,7 +126,16 @@ class MeetingView {
     status.dataset.status = m.status;
     status.textContent = STATUS_LABEL[m.status] || m.status;
     const working = m.status === "queued" || m.status === "processing";
-    $("meeting-progress").hidden = !working;
+    const bar = $("meeting-progress");
+    bar.hidden = !working;
+    if (m.progress) {
+      bar.max = 100;
+      bar.value = m.progress.percent;
+      bar.setAttribute("aria-valuetext", progressText(m.progress));
+    } else {
+      bar.removeAttribute("value"); // indeterminate until the job's first report
+      bar.removeAttribute("aria-valuetext");
+    }
     $("meeting-retry").hidden = m.status !== "failed";
     if (m.status === "failed") {
       showMessage(
@@ -139,7 +148,8 @@ class MeetingView {
         $("meeting-message"),
         m.status === "queued"
           ? "Waiting for a worker. This page updates by itself."
-          : "Finding who spoke when. This page updates by itself.",
+          : `${m.progress ? `${progressText(m.progress)}. ` : "Finding who spoke when. "}` +
+            "This page updates by itself.",
         "info",
       );
     } else if (m.warning) {

@@ -16,6 +16,22 @@ export const STATUS_TEXT = {
   failed: "Processing failed.",
 };
 
+/** What each processing step does, in words (the API's `progress.step`). */
+export const STEP_TEXT = {
+  decode: "Reading the recording",
+  segmentation: "Finding speech",
+  embeddings: "Telling voices apart",
+  clustering: "Grouping voices",
+  snippets: "Cutting snippets",
+  voiceprints: "Computing voiceprints",
+  results: "Saving results",
+};
+
+/** "Telling voices apart: 45 % done" for a meeting's `progress`. */
+export function progressText(progress) {
+  return `${STEP_TEXT[progress.step] || progress.step}: ${progress.percent} % done`;
+}
+
 /** True while the server is still working on the meeting. */
 export const isActive = (meeting) => meeting.status === "queued" || meeting.status === "processing";
 

@@ -44,6 +44,7 @@ from ivrimeet.metrics import JOB_SECONDS, count_s3_error
 from ivrimeet.objects import ObjectStore
 from ivrimeet.processing.job import ProcessingResult, process_recording
 from ivrimeet.processing.models import LoadedModels, ModelHolder
+from ivrimeet.processing.progress import JobProgress
 from ivrimeet.processing.run_keys import meeting_output_prefixes, remove_other_runs, remove_run
 from ivrimeet.processing.voiceprints import DEFAULT_MATCH_THRESHOLD, NamedVoiceprint
 from ivrimeet.worker.claims import DEFAULT_CLAIM_TTL_SECONDS, ClaimHeartbeat, Clock, utc_clock
@@ -194,6 +195,8 @@ def _process(ctx: JobContext, claim: db.Claim, models: LoadedModels) -> Processi
         known_voiceprints=known,
         match_threshold=ctx.match_threshold,
         max_recording_seconds=ctx.max_recording_seconds,
+        # Shown by the API and the web page; a write at most every 2 s.
+        progress=JobProgress(partial(db.report_progress, ctx.database, claim), min_interval=2.0),
     )
 
 

@@ -25,6 +25,7 @@ from ivrimeet.api.schemas import (
     MeetingOut,
     MeetingPageOut,
     MeetingSummaryOut,
+    ProgressOut,
     RenameSpeakerIn,
     SegmentOut,
     SpeakerOut,
@@ -72,6 +73,13 @@ def _summary(record: db.MeetingRecord) -> MeetingSummaryOut:
         warning=record.warning,
         duration_seconds=record.duration_seconds,
         created_at=record.created_at,
+        progress=(
+            ProgressOut(step=record.progress_step, percent=record.progress_percent)
+            if record.status == db.MeetingStatus.PROCESSING
+            and record.progress_step is not None
+            and record.progress_percent is not None
+            else None
+        ),
     )
 
 
