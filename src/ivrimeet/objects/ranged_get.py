@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ivrimeet.errors import IntegrityError, IvrimeetError, StorageUnavailableError
+from ivrimeet.objects import answer_fields
+from ivrimeet.objects.answer_fields import empty_object_size
 from ivrimeet.objects.body_copy import BodyCopier
 from ivrimeet.objects.connections import request_target
 from ivrimeet.objects.part_file import PartFile
@@ -51,8 +53,6 @@ __all__ = ["RangedDownloader"]
 
 logger = logging.getLogger(__name__)
 
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-_EMPTY_RANGE = re.compile(r"bytes\s+\*/(\d+)")
 _ACTUAL_SIZE = re.compile(rb"<ActualObjectSize>(\d+)</ActualObjectSize>")
 
 ProgressCallback = Callable[[int], None]
@@ -227,8 +227,10 @@ class _Download:
             # An empty object has no byte 0. AWS says so in Content-Range (bytes */0),
             # moto only in the XML body (ActualObjectSize).
             body = response.read()
-            match = _EMPTY_RANGE.match(content_range or "") or _ACTUAL_SIZE.search(body)
-            size = int(match.group(1)) if match else self._head_size(conn)
+            size = empty_object_size(content_range)
+            if size is None:
+                actual = _ACTUAL_SIZE.search(body)
+                size = int(actual.group(1)) if actual else self._head_size(conn)
             if size != 0:
                 raise self._error_for(response, body)
             self.file.open(0)
@@ -237,13 +239,12 @@ class _Download:
             raise self._failed(response)
         self.etag = response.getheader("ETag")
         if content_range:
-            match = _CONTENT_RANGE.match(content_range)
-            if match is None or match.group(3) == "*" or int(match.group(1)) != 0:
+            got = answer_fields.content_range(content_range)
+            if got is None or got.size is None or got.first != 0:
                 raise self._bad_answer(f"unexpected Content-Range {content_range!r}")
-            got_last = int(match.group(2))
-            self.file.open(int(match.group(3)))
-            self.copier.receive(conn, response, 0, got_last + 1)
-            return got_last
+            self.file.open(got.size)
+            self.copier.receive(conn, response, 0, got.last + 1)
+            return got.last
         if status == 206:
             raise self._bad_answer("a 206 answer without Content-Range")
         # 200 without Content-Range: the whole object is on its way.
@@ -349,8 +350,8 @@ class _Download:
         if response.status not in (200, 206):
             raise self._failed(response)
         content_range = response.getheader("Content-Range") or ""
-        match = _CONTENT_RANGE.match(content_range)
-        if match is None or (int(match.group(1)), int(match.group(2))) != (first, last):
+        got = answer_fields.content_range(content_range)
+        if got is None or (got.first, got.last) != (first, last):
             raise self._bad_answer(
                 f"bytes {content_range or '(no Content-Range)'} for a request of "
                 f"bytes {first}-{last}"

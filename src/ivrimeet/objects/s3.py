@@ -33,6 +33,7 @@ from ivrimeet.errors import (
     SizeLimitError,
 )
 from ivrimeet.objects import s3_errors
+from ivrimeet.objects.answer_fields import unquoted_etag
 from ivrimeet.objects.ranged_get import RangedDownloader
 from ivrimeet.objects.s3_client import S3Connection
 from ivrimeet.objects.s3_http import S3Http
@@ -276,7 +277,7 @@ class S3Store:
         return ObjectInfo(
             key=key,
             size=int(answer.header("Content-Length") or 0),
-            etag=_etag(answer.header("ETag")),
+            etag=unquoted_etag(answer.header("ETag")),
             last_modified=_http_date(modified) if modified else None,
             content_type=answer.header("Content-Type"),
         )
@@ -373,10 +374,6 @@ class S3Store:
         """A presigned GET URL. It acts as a secret: never log it."""
         validate_key(key)
         return self._http.presign_get(key, expires_seconds)
-
-
-def _etag(value: object) -> str | None:
-    return str(value).strip('"') if value else None
 
 
 def _http_date(value: str) -> datetime | None:

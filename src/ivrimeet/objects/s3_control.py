@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ivrimeet.objects import s3_errors
+from ivrimeet.objects.answer_fields import unquoted_etag
 from ivrimeet.objects.s3_client import S3Connection
 from ivrimeet.objects.store import ObjectInfo
 
@@ -43,11 +44,10 @@ def list_objects(
         with s3_errors.translated("ListObjectsV2", connection, key=prefix or None):
             page = client.list_objects_v2(**args)
         for item in page.get("Contents", []):
-            etag = item.get("ETag")
             yield ObjectInfo(
                 key=item["Key"],
                 size=int(item["Size"]),
-                etag=etag.strip('"') if etag else None,
+                etag=unquoted_etag(item.get("ETag")),
                 last_modified=item.get("LastModified"),
             )
         token = page.get("NextContinuationToken")

@@ -38,6 +38,7 @@ from urllib.parse import quote
 import crc32c
 
 from ivrimeet.errors import PermissionDeniedError
+from ivrimeet.objects.answer_fields import unquoted_etag
 from ivrimeet.objects.chunks import OverLimit, PartReader
 from ivrimeet.objects.s3_http import Answer, S3Http
 from ivrimeet.objects.store import ProgressCallback
@@ -90,11 +91,6 @@ def part_buffers(count: int, size: int) -> Iterator[list[memoryview]]:
                 buffer.close()
 
 
-def _etag(answer: Answer) -> str | None:
-    value = answer.header("ETag")
-    return value.strip('"') if value else None
-
-
 def put_single(
     http: S3Http,
     key: str,
@@ -107,7 +103,7 @@ def put_single(
     if content_type:
         headers["Content-Type"] = content_type
     answer = http.send("PUT", key, operation="PutObject", headers=headers, body=data)
-    return Uploaded(len(data), _etag(answer))
+    return Uploaded(len(data), unquoted_etag(answer.header("ETag")))
 
 
 def _xml(answer: Answer, tag: str) -> str | None:
@@ -173,7 +169,7 @@ def upload_parts(
     except BaseException:
         abort(http, key, upload_id)
         raise
-    return Uploaded(reader.total, (_xml(answer, "ETag") or "").strip('"') or None)
+    return Uploaded(reader.total, unquoted_etag(_xml(answer, "ETag")))
 
 
 def _send_parts(

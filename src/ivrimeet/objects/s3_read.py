@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import http.client
 import logging
-import re
 
 from ivrimeet.errors import IntegrityError
+from ivrimeet.objects.answer_fields import content_range
 from ivrimeet.objects.retry import Retryable
 from ivrimeet.objects.s3_http import TRANSIENT, Answer, S3Http, error_body
 
@@ -31,7 +31,6 @@ __all__ = ["ResumingReader"]
 
 logger = logging.getLogger(__name__)
 
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _SKIP_CHUNK = 1024 * 1024
 
 
@@ -89,9 +88,9 @@ class ResumingReader:
             raise self._http.failed_answer(answer, "GetObject", self._key)
         if first:
             self._etag = response.getheader("ETag")
-        match = _CONTENT_RANGE.match(response.getheader("Content-Range") or "")
-        if match:
-            offset, answer_last = int(match.group(1)), int(match.group(2))
+        got = content_range(response.getheader("Content-Range"))
+        if got is not None:
+            offset, answer_last = got.first, got.last
         else:
             # The whole object (asked for, or the server ignored the range).
             offset = 0
