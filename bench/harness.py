@@ -403,6 +403,8 @@ class Case:
     target: Target
     # Headline cases come first in the run and the table (production: HTTPS).
     headline: bool = False
+    # False for runs of minutes, where an untimed warm-up would double the bench's time.
+    warm_up: bool = True
 
 
 @dataclass(frozen=True)
@@ -441,6 +443,7 @@ def run_case(
     previous one's writeback.
     """
     tools = case.prepare(ctx, size)
+    warm_up = warm_up and case.warm_up
     samples: dict[str, list[Sample]] = {tool.name: [] for tool in tools}
     peak_disk: dict[str, float] = {}
 

@@ -55,6 +55,7 @@ _SENTENCES = (
 
 def meeting_recording(workdir: Path, seconds: float, fmt: str = "mp3") -> Path:
     """The ``fmt`` file of a ``seconds``-long meeting under ``workdir`` (built on first use)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     wav = workdir / f"meeting-{int(seconds)}s.wav"
     if not wav.exists():
         _write_wav(wav, _meeting(workdir, seconds))
