@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -436,7 +437,10 @@ def run_case(
 ) -> list[Result]:
     """Run every tool ``runs`` times after one untimed warm-up each (``warm_up``); medians.
 
-    Runs are interleaved and the order rotates, so drift hits every tool alike.
+    Runs are interleaved in a fresh seeded order each run, so drift hits every tool
+    alike and no tool always follows the same other tool: with a rotation it did,
+    and the tool run right after ``s5cmd cp`` of 1 GiB over TLS spent ~2x the CPU
+    in every run, whichever tool it was (issue 16, an A/B with the order swapped).
     The warm-up matters: rclone computes an object's MD5 (its ETag) on the first
     GET, 1-2 s for 1 GiB, which would otherwise land on whichever tool goes first.
     Dirty pages are flushed (``sync``) before every run so no run pays for the
@@ -466,7 +470,7 @@ def run_case(
         for tool in tools:
             once(tool, watch_disk=True)
     for run in range(runs):
-        for tool in tools[run % len(tools) :] + tools[: run % len(tools)]:
+        for tool in random.Random(run).sample(tools, len(tools)):
             sample = once(tool, watch_disk=not warm_up and run == 0)
             samples[tool.name].append(sample)
             log(
