@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from ivrimeet.cli.errors import hoist_global_flags
 from ivrimeet.cli.main import app
 
-# Commands owned elsewhere keep Typer's default placeholders until they name theirs.
+# NAME, [NAME] or REPO[@REVISION]: capitals, as aws, gh and huggingface-cli write them.
 PLACEHOLDER = re.compile(r"^(\[?[A-Z][A-Z0-9_]*(\[@[A-Z]+\])?\]?)$")
 
 
@@ -73,19 +73,23 @@ def _all_commands() -> list[tuple[str, typer.Context]]:
     return found
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "ivrimeet setup-bucket",
-        "ivrimeet iam-policy",
-        "ivrimeet models pull",
-        "ivrimeet models list",
-        "ivrimeet models verify",
-        "ivrimeet models rm",
-        "ivrimeet models gc",
-        "ivrimeet models export",
-    ],
-)
+def _commands_with_parameters() -> list[str]:
+    return [
+        path
+        for path, ctx in _all_commands()
+        if not hasattr(ctx.command, "list_commands") and path != "ivrimeet"
+    ]
+
+
+def test_every_command_is_checked_for_placeholders() -> None:
+    # The parametrisation below is built from the app itself; this keeps it from
+    # silently shrinking to nothing if the walk breaks.
+    assert {"ivrimeet serve", "ivrimeet process", "ivrimeet worker", "ivrimeet models pull"} <= set(
+        _commands_with_parameters()
+    )
+
+
+@pytest.mark.parametrize("path", _commands_with_parameters())
 def test_placeholders_are_capitals(path: str) -> None:
     ctx = dict(_all_commands())[path]
     for param in ctx.command.params:
@@ -93,6 +97,19 @@ def test_placeholders_are_capitals(path: str) -> None:
             continue
         metavar = param.metavar
         assert metavar is not None and PLACEHOLDER.match(metavar), f"{path}: {param.name} {metavar}"
+
+
+@pytest.mark.parametrize("path", _commands_with_parameters())
+def test_help_shows_capital_placeholders(path: str) -> None:
+    result = CliRunner().invoke(app, [*path.split()[1:], "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    # Typer wraps a required argument in braces and an optional one in brackets.
+    for word in usage.split("[OPTIONS]", 1)[1].split():
+        assert PLACEHOLDER.match(word.strip("{}")), f"{path}: {word}"
+    options = result.output.split("Options", 1)[1]
+    for default in ("<str>", "<int", "<float", "<path>", "<file>", "{"):
+        assert default not in options, f"{path}: {default}"
 
 
 def test_models_help_lists_every_models_command() -> None:

@@ -42,7 +42,11 @@ def process(
     file: Annotated[
         Path,
         typer.Argument(
-            exists=True, dir_okay=False, readable=True, help="A recording (WAV, MP3, M4A...)."
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="FILE",
+            help="A recording (WAV, MP3, M4A...).",
         ),
     ],
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

@@ -20,9 +20,11 @@ def register(app: typer.Typer) -> None:
 def serve(
     ctx: typer.Context,
     host: str | None = typer.Option(
-        None, help="Address to bind; default 0.0.0.0 with an API token, else 127.0.0.1."
+        None,
+        metavar="HOST",
+        help="Address to bind; default 0.0.0.0 with an API token, else 127.0.0.1.",
     ),
-    port: int | None = typer.Option(None, help="Port; default $PORT, else 8000."),
+    port: int | None = typer.Option(None, metavar="PORT", help="Port; default $PORT, else 8000."),
     no_worker: bool = typer.Option(
         False,
         "--no-worker",
@@ -30,7 +32,7 @@ def serve(
         "to share the queue across machines).",
     ),
     worker_threads: int = typer.Option(
-        1, min=1, max=16, help="Jobs the in-process worker processes at once."
+        1, min=1, max=16, metavar="N", help="Jobs the in-process worker processes at once."
     ),
 ) -> None:
     """Run the API server and, unless --no-worker, a worker in the same process.

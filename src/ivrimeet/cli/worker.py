@@ -16,7 +16,11 @@ def register(app: typer.Typer) -> None:
 def worker(
     ctx: typer.Context,
     threads: int = typer.Option(
-        1, min=1, max=16, help="Jobs processed at once (each uses CPU and memory for the models)."
+        1,
+        min=1,
+        max=16,
+        metavar="N",
+        help="Jobs processed at once (each uses CPU and memory for the models).",
     ),
 ) -> None:
     """Process queued meetings: diarize, cut snippets, compute voiceprints.
