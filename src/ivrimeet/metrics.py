@@ -35,8 +35,9 @@ JOB_SECONDS = Histogram(
 )
 MODEL_LOAD_SECONDS = Histogram(
     "ivrimeet_model_load_seconds",
-    "Time to make a model loadable, by model and where it came from (s3 or hf).",
-    ["model", "source"],
+    "Time to make a model loadable, by model and origin "
+    "(bucket, folder, local-cache, huggingface).",
+    ["model", "origin"],
     buckets=(0.5, 1, 2, 5, 10, 20, 40, 80, 160, 320, float("inf")),
 )
 S3_ERRORS = Counter(

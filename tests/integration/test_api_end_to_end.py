@@ -79,7 +79,8 @@ def test_upload_is_processed_into_snippets_voiceprints_and_rttm_in_s3(
         metrics = anonymous.get(f"{url}/metrics").text
         for repo in (PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA):
             # First load in an empty bucket: from the Hub, then stored.
-            assert f'ivrimeet_model_load_seconds_count{{model="{repo}",source="hf"}} 1.0' in metrics
+            count = f'ivrimeet_model_load_seconds_count{{model="{repo}",origin="huggingface"}} 1.0'
+            assert count in metrics
         assert 'ivrimeet_job_seconds_count{outcome="done"} 1.0' in metrics
 
         speakers = meeting["speakers"]

@@ -62,9 +62,13 @@ def test_warm_require_bucket_passes_once_the_bucket_holds_both_models(
 ) -> None:
     monkeypatch.setenv("S3_BUCKET", moto_s3.new_bucket("warmreq").bucket)
 
-    filling = CliRunner().invoke(app, ["models", "warm", "--no-progress", "--require-bucket"])
+    filling = CliRunner().invoke(
+        app, ["models", "warm", "--no-progress", "--require-bucket"], terminal_width=80
+    )
     restored = CliRunner().invoke(app, ["models", "warm", "--json", "--require-bucket"])
 
     assert filling.exit_code == 9, filling.output  # the first warm fills from Hugging Face
+    assert filling.stdout.count("from Hugging Face") == 2
+    assert max(len(line) for line in filling.stdout.splitlines()) <= 80
     assert restored.exit_code == 0, restored.output
-    assert [m["source"] for m in json.loads(restored.stdout)] == ["bucket", "bucket"]
+    assert [m["origin"] for m in json.loads(restored.stdout)] == ["bucket", "bucket"]

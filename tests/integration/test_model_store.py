@@ -69,7 +69,7 @@ def test_first_load_fills_bucket_and_second_load_makes_no_hub_request(
 
     first = store.load(PipelineLoader(), PIPELINE)
 
-    assert first.report.source == "hf"
+    assert first.report.origin == "huggingface" and not first.report.from_bucket
     assert first.report.stored
     fetched = downloads(hub_client)
     assert fetched, "the first load should download from the Hub"
@@ -83,7 +83,8 @@ def test_first_load_fills_bucket_and_second_load_makes_no_hub_request(
     hub_client.outage = True
     second = store.load(PipelineLoader(), PIPELINE)
 
-    assert second.report.source == "s3"
+    assert second.report.from_bucket
+    assert second.report.origin == ("folder" if isinstance(objects, LocalStore) else "bucket")
     assert second.report.commit == first.report.commit
     assert hub_client.requests == []
     assert list(tmp_dir.iterdir()) == []

@@ -157,7 +157,9 @@ def test_models_warm_in_a_fresh_process_loads_from_s3_without_hub(
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count("bucket") == 2
     assert hub.requests == []
-    assert "model.loaded" in second.stderr and "source=s3" in second.stderr
+    loaded = [line for line in second.stderr.splitlines() if "model.loaded" in line]
+    assert len(loaded) == 2
+    assert all("from the bucket" in line and "origin=bucket" in line for line in loaded)
     printed = first.stdout + first.stderr + second.stdout + second.stderr
     assert TEST_TOKEN not in printed and moto_s3.secret_key not in printed
     assert list(Path(cli_env["IVRIMEET_TMP_DIR"]).iterdir()) == []

@@ -34,7 +34,8 @@ def _run(*args: str) -> Result:
 def _kind_listed(repo: str) -> str:
     listed = _run("list", repo)
     assert listed.exit_code == 0, listed.output
-    return next(k for k in ("pipeline", "encoder", "snapshot") if f" {k} " in listed.output)
+    # The second line of a model's block: "  KIND, N files, N bytes, created ...".
+    return next(k for k in ("pipeline", "encoder", "snapshot") if f"  {k}, " in listed.output)
 
 
 @pytest.mark.slow

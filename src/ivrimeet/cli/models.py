@@ -26,6 +26,7 @@ from ivrimeet.models import (
     collect_garbage,
     export_model,
     list_models,
+    origin_phrase,
     pull,
     remove_model,
     verify_models,
@@ -131,7 +132,7 @@ def pull_command(
                 "revision": result.revision,
                 "commit": manifest.commit,
                 "already_stored": report is None,
-                "source": None if report is None else _source(report.source),
+                "origin": None if report is None else report.origin,
                 "files": len(manifest.files),
                 "bytes": manifest.total_bytes,
                 "seconds": None if report is None else report.seconds,
@@ -146,7 +147,7 @@ def pull_command(
         )
         return
     stdout().print(
-        f"{where}: stored from {'Hugging Face' if report.source == 'hf' else 'the bucket'} "
+        f"{where}: stored {origin_phrase(report.origin)} "
         f"({report.files} files, {report.bytes} bytes, {report.seconds:.1f} s)"
     )
 
@@ -256,18 +257,15 @@ def gc_command(
     )
 
 
-def _source(source: str) -> str:
-    """What ``LoadReport.source`` means to a reader: ``bucket`` or ``huggingface``."""
-    return "bucket" if source == "s3" else "huggingface"
-
-
 @models_app.command("warm")
 def warm_command(
     ctx: typer.Context,
     require_bucket: bool = typer.Option(
         False,
         "--require-bucket",
-        help="Exit non-zero unless every model came from the bucket (deploy checks).",
+        help="Exit non-zero if a model had to come from Hugging Face (deploy checks): "
+        "the bucket, the folder store without S3_BUCKET and the local blob cache "
+        "(MODEL_CACHE_MAX_BYTES) all count as the model store.",
     ),
     progress: bool = ProgressOption,
     as_json: bool = JsonOption,
@@ -285,7 +283,8 @@ def warm_command(
                     "model": r.repo,
                     "kind": r.kind,
                     "commit": r.commit,
-                    "source": _source(r.source),
+                    "origin": r.origin,
+                    "location": r.location,
                     "files": r.files,
                     "bytes": r.bytes,
                     "seconds": r.seconds,
@@ -294,23 +293,16 @@ def warm_command(
             ]
         )
     else:
-        from rich.table import Table
-
-        table = Table("model", "kind")
-        for column in ("commit", "source", "files", "bytes", "seconds"):
-            table.add_column(column, no_wrap=True)
+        # Blocks, as `models list` prints: a repo id and a 40-character commit leave
+        # too little of 80 columns for a table's other columns.
         for report in reports:
-            table.add_row(
-                report.repo,
-                report.kind,
-                report.commit[:12],
-                "bucket" if report.source == "s3" else "Hugging Face",
-                str(report.files),
-                str(report.bytes),
-                f"{report.seconds:.2f}",
+            stdout().print(
+                f"{report.repo}\n"
+                f"  {report.kind} @ {report.commit[:12]} {origin_phrase(report.origin)}\n"
+                f"  {report.files} files, {report.bytes} bytes, {report.seconds:.2f} s",
+                markup=False,
             )
-        stdout().print(table)
-    elsewhere = [r.repo for r in reports if r.source != "s3"]
+    elsewhere = [r.repo for r in reports if not r.from_bucket]
     if require_bucket and elsewhere:
         raise UnavailableError(
             f"Not every model came from the bucket {store.location}: "

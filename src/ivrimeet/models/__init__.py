@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     )
     from ivrimeet.models.manifest import Manifest, ManifestFile, ManifestRef, ModelKind
     from ivrimeet.models.progress import NO_EVENTS, TransferEvents
-    from ivrimeet.models.report import Loaded, LoadReport
+    from ivrimeet.models.report import Loaded, LoadReport, origin_phrase
     from ivrimeet.models.store import ModelStore
     from ivrimeet.models.tempcache import sweep_stale
 
@@ -80,6 +80,7 @@ __all__ = [
     "load_speaker_encoder",
     "loader_for",
     "materialize",
+    "origin_phrase",
     "pull",
     "remove_model",
     "sweep_stale",
@@ -116,6 +117,7 @@ _LAZY = {
     "TransferEvents": "ivrimeet.models.progress",
     "Loaded": "ivrimeet.models.report",
     "LoadReport": "ivrimeet.models.report",
+    "origin_phrase": "ivrimeet.models.report",
     "ModelStore": "ivrimeet.models.store",
     "sweep_stale": "ivrimeet.models.tempcache",
 }

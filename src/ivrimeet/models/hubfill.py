@@ -124,7 +124,6 @@ def fill_from_hub(
         revision=revision,
         commit=commit,
         kind=loader.kind,
-        source="hf",
         files=len(manifest.files),
         bytes=manifest.total_bytes,
         seconds=model_store.clock.monotonic() - started,

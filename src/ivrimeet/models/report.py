@@ -24,14 +24,11 @@ from typing import Generic, Literal, TypeVar
 
 from ivrimeet.models.manifest import Manifest, ModelKind
 
-__all__ = ["LoadReport", "Loaded", "Origin", "Source", "disk_bytes", "log_loaded"]
+__all__ = ["LoadReport", "Loaded", "Origin", "disk_bytes", "log_loaded", "origin_phrase"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-Source = Literal["s3", "hf"]
-"""Coarse source kept for existing callers: "s3" is any object store (S3 *or* the folder store)."""
 
 Origin = Literal["bucket", "folder", "local-cache", "huggingface"]
 """Where the model's files came from, honestly: an S3 bucket, the local folder store,
@@ -42,7 +39,9 @@ the local blob cache, or Hugging Face."""
 class LoadReport:
     """Where a model came from and what it cost: one ``model.loaded`` log line.
 
-    ``from_bucket`` is what a deploy check (``models warm --require-bucket``)
+    ``location`` is the bucket's URL, the folder store's path, the Hub endpoint,
+    or empty for the local blob cache. ``from_bucket`` is what a deploy check
+    (``models warm --require-bucket``)
     wants: True when the files came from the configured object store (or the
     local blob cache of its verified blobs), False when Hugging Face had to
     serve them.
@@ -52,14 +51,13 @@ class LoadReport:
     revision: str
     commit: str
     kind: ModelKind
-    source: Source
+    origin: Origin
+    location: str
     files: int
     bytes: int
     seconds: float
     healed: int = 0
     stored: bool = False
-    origin: Origin = "bucket"
-    location: str = ""
 
     @property
     def from_bucket(self) -> bool:
@@ -98,6 +96,11 @@ _PHRASES: dict[Origin, str] = {
     "local-cache": "from the local blob cache",
     "huggingface": "from Hugging Face",
 }
+
+
+def origin_phrase(origin: Origin) -> str:
+    """How the load line says where a model came from: "from the bucket", "from Hugging Face"..."""
+    return _PHRASES[origin]
 
 
 def log_loaded(report: LoadReport, *, temp: Path, freed_bytes: int) -> None:

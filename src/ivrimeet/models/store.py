@@ -324,7 +324,6 @@ class ModelStore:
             revision=revision,
             commit=manifest.commit,
             kind=loader.kind,
-            source="s3",
             files=len(manifest.files),
             bytes=manifest.total_bytes,
             seconds=self.clock.monotonic() - started,

@@ -45,7 +45,7 @@ def _worker_name() -> str:
 
 
 def _count_model_load(report: LoadReport) -> None:
-    MODEL_LOAD_SECONDS.labels(model=report.repo, source=report.source).observe(report.seconds)
+    MODEL_LOAD_SECONDS.labels(model=report.repo, origin=report.origin).observe(report.seconds)
 
 
 def job_context(settings: Settings, services: Services) -> JobContext:
