@@ -29,11 +29,12 @@ class RichTransferEvents:
         self._task: TaskID | None = None
         self._lock = threading.Lock()
 
-    def started(self, phase: str, label: str, files: int, total_bytes: int) -> None:
+    def started(self, phase: str, label: str, files: int, total_bytes: int | None) -> None:
+        # A Hugging Face download has no total up front: Rich draws a pulsing bar
+        # and the bytes so far until the phase ends.
+        description = f"{phase} {label}" + (f" ({files} files)" if files else "")
         with self._lock:
-            self._task = self._progress.add_task(
-                f"{phase} {label} ({files} files)", total=total_bytes
-            )
+            self._task = self._progress.add_task(description, total=total_bytes)
 
     def advanced(self, byte_count: int) -> None:
         with self._lock:
@@ -43,6 +44,9 @@ class RichTransferEvents:
     def finished(self) -> None:
         with self._lock:
             if self._task is not None:
+                task = next(t for t in self._progress.tasks if t.id == self._task)
+                if task.total is None:
+                    self._progress.update(self._task, total=task.completed)
                 self._progress.stop_task(self._task)
             self._task = None
 

@@ -19,6 +19,7 @@ from ivrimeet.errors import (
     ModelNotFoundError,
     UnavailableError,
 )
+from ivrimeet.models.cache_growth import watch_growth
 from ivrimeet.models.closure import scan_closure
 from ivrimeet.models.config_guard import guard_cache
 from ivrimeet.models.filling import local_blobs, store_closure
@@ -80,7 +81,13 @@ def fill_from_hub(
         )
         seed = _seeder(model_store, cache) if store else no_seed
         seed(repo, revision)
-        value = loader.fill(cache, repo, fill_revision, model_store.hub, seed)
+        events = model_store.events
+        events.started("download", f"{repo} from Hugging Face", 0, None)
+        try:
+            with watch_growth(cache, events.advanced):
+                value = loader.fill(cache, repo, fill_revision, model_store.hub, seed)
+        finally:
+            events.finished()
     except (UnavailableError, AccessError, ModelNotFoundError) as exc:
         raise both_failed(model_store, repo, revision, exc, bucket_problem) from exc
     closure = scan_closure(cache)

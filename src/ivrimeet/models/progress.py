@@ -13,10 +13,15 @@ __all__ = ["NO_EVENTS", "TransferEvents"]
 
 
 class TransferEvents(Protocol):
-    """Callbacks for one transfer phase at a time (restore, upload, verify)."""
+    """Callbacks for one transfer phase at a time (download, restore, upload, verify)."""
 
-    def started(self, phase: str, label: str, files: int, total_bytes: int) -> None:
-        """A phase begins: ``phase`` is ``restore``, ``upload`` or ``verify``."""
+    def started(self, phase: str, label: str, files: int, total_bytes: int | None) -> None:
+        """A phase begins: ``phase`` is ``download``, ``restore``, ``upload`` or ``verify``.
+
+        ``total_bytes`` is None when it is not known in advance: a download from
+        Hugging Face, whose loader decides which files it needs as it goes
+        (``files`` is then 0).
+        """
         ...
 
     def advanced(self, byte_count: int) -> None:
@@ -29,7 +34,7 @@ class TransferEvents(Protocol):
 
 
 class _NoEvents:
-    def started(self, phase: str, label: str, files: int, total_bytes: int) -> None:
+    def started(self, phase: str, label: str, files: int, total_bytes: int | None) -> None:
         return None
 
     def advanced(self, byte_count: int) -> None:

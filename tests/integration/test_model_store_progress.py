@@ -1,0 +1,73 @@
+"""Transfer progress leaves the model store through ``TransferEvents`` as bytes move.
+
+A fill of a repo with a multi-MB file from the Hub stand-in into moto reports a
+``download`` phase (the bytes that arrived in the temporary cache) and an
+``upload`` phase whose counts rise chunk by chunk, not once per file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+
+from ivrimeet.models.loaders import SnapshotLoader
+from ivrimeet.objects import S3Store
+from tests.integration.model_store_support import make_store
+from tests.servers.hub import StandInHub
+from tests.servers.s3 import S3Server
+
+BIG = 6 * 1024 * 1024 + 123
+
+
+class RecordedEvents:
+    """Every phase with the running byte count after each ``advanced`` call."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int | None, list[int]]] = []
+        self._lock = threading.Lock()
+
+    def started(self, phase: str, label: str, files: int, total_bytes: int | None) -> None:
+        with self._lock:
+            self.phases.append((phase, total_bytes, []))
+
+    def advanced(self, byte_count: int) -> None:
+        with self._lock:
+            counts = self.phases[-1][2]
+            counts.append((counts[-1] if counts else 0) + byte_count)
+
+    def finished(self) -> None:
+        return None
+
+    def counts(self, phase: str) -> tuple[int | None, list[int]]:
+        return next((total, counts) for name, total, counts in self.phases if name == phase)
+
+
+def test_a_fill_reports_download_and_upload_bytes_as_they_move(
+    moto_s3: S3Server, hub_client: StandInHub, tmp_path: Path
+) -> None:
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(os.urandom(BIG))
+    (folder / "config.json").write_text("{}\n")
+    repo = f"ivrimeet-test/progress-{uuid.uuid4().hex[:8]}"
+    hub_client.publish(repo, folder)
+    tmp_dir = tmp_path / "tmp"
+    tmp_dir.mkdir()
+    events = RecordedEvents()
+    store = make_store(S3Store(moto_s3.new_bucket("progress")), hub_client, tmp_dir, events=events)
+
+    loaded = store.load(SnapshotLoader(), repo)
+
+    total = loaded.manifest.total_bytes
+    assert total > BIG
+    download_total, downloaded = events.counts("download")
+    assert download_total is None  # the loader decides what it fetches as it goes
+    assert downloaded and downloaded[-1] >= total
+    upload_total, uploaded = events.counts("upload")
+    assert upload_total == total
+    assert uploaded[-1] == total
+    assert uploaded == sorted(uploaded)
+    between = [count for count in uploaded if 0 < count < total]
+    assert len(between) >= BIG // (1024 * 1024) - 1, uploaded
