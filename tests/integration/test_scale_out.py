@@ -18,6 +18,7 @@ import pytest
 
 from ivrimeet import db
 from ivrimeet.objects import S3Store
+from ivrimeet.processing.run_keys import results_rttm_key
 from tests.audio import TwoVoiceRecording
 from tests.hubrepos import PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA
 from tests.servers.databases import RedisQueue
@@ -110,5 +111,5 @@ def test_two_apis_and_two_workers_process_six_uploads_each_exactly_once(
     assert {r.outcome for r in runs} == {"done"}
     assert len({r.worker for r in runs}) == 2, "both workers should have taken jobs"
     store = S3Store(moto_s3.connection(bucket))
-    for meeting_id in ids:
-        assert store.exists(f"results/{meeting_id}/diarization.rttm")
+    for run in runs:
+        assert store.exists(results_rttm_key(run.meeting_id, str(run.id)))
