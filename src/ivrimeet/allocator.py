@@ -11,6 +11,14 @@ through the API from 3.04-3.08 to 2.15-2.53 s (``bench/run.py --only upload``,
 uploader and server, two rounds of 3 runs each; peak RSS unchanged at 137 MiB;
 README, Upload performance).
 
+Not for processes that run inference: there the 1 MiB mmap threshold sends
+every large tensor to its own mapping, faulted in and zeroed on each use.
+10 chunks of WeSpeaker ResNet34 embeddings (``bench/cases/processing_allocator.py``,
+two rounds, same run): 13.4-15.3 CPU s tuned against 12.5-12.9 s with glibc's
+defaults, 2.19 M minor page faults against 1.74 M (a review measured a conv1d
+loop at 10.0-10.3 against 6.5-6.7 CPU s). So ``ivrimeet serve`` tunes only with
+``--no-worker``; its embedded worker and ``ivrimeet worker`` keep the defaults.
+
 Only glibc has ``mallopt`` (elsewhere nothing is changed), and an operator's own
 ``MALLOC_*_`` or ``GLIBC_TUNABLES`` settings win: then nothing is changed either.
 """

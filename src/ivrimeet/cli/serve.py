@@ -59,7 +59,10 @@ def serve(
         host = "127.0.0.1"
         logger.warning("api.unauthenticated IVRIMEET_API_TOKEN unset: binding 127.0.0.1 only")
     bind_host = host or "0.0.0.0"  # noqa: S104  # token set: public bind is the point
-    tune_for_streaming()
+    if no_worker:
+        # Only an API-only process: the tuning slows inference in the same process
+        # (allocator.py has the figures), and the embedded worker runs inference.
+        tune_for_streaming()
     services = build_services(settings)
     worker = None
     if not no_worker:
