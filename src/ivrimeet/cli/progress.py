@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
 __all__ = ["RichTransferEvents", "transfer_bars"]
@@ -52,8 +53,10 @@ class RichTransferEvents:
 
 
 @contextmanager
-def transfer_bars(level: str, secrets: list[str]) -> Iterator[Progress]:
-    """Bars on stderr, sized for the terminal; logging goes above them until they close."""
+def transfer_bars(
+    level: str, secrets: list[str], *, console: Console | None = None
+) -> Iterator[Progress]:
+    """Bars on stderr (or ``console``) sized for the terminal; logs go above them meanwhile."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -76,7 +79,7 @@ def transfer_bars(level: str, secrets: list[str]) -> Iterator[Progress]:
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console or Console(stderr=True),
         expand=True,
     )
     configure_logging(level, secrets=secrets, console=bars.console)
