@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from ivrimeet.models import HubAccess, ModelStore
@@ -13,7 +14,7 @@ from ivrimeet.models.clock import Clock
 from ivrimeet.objects.store import ObjectStore
 from tests.servers.hub import TEST_TOKEN, StandInHub
 
-__all__ = ["FakeClock", "downloads", "make_store", "run_child"]
+__all__ = ["FakeClock", "RecordedEvents", "downloads", "make_store", "run_child"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,3 +90,26 @@ def run_child(
         timeout=timeout,
         check=False,
     )
+
+
+class RecordedEvents:
+    """Every phase with the running byte count after each ``advanced`` call."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int | None, list[int]]] = []
+        self._lock = threading.Lock()
+
+    def started(self, phase: str, label: str, files: int, total_bytes: int | None) -> None:
+        with self._lock:
+            self.phases.append((phase, total_bytes, []))
+
+    def advanced(self, byte_count: int) -> None:
+        with self._lock:
+            counts = self.phases[-1][2]
+            counts.append((counts[-1] if counts else 0) + byte_count)
+
+    def finished(self) -> None:
+        return None
+
+    def counts(self, phase: str) -> tuple[int | None, list[int]]:
+        return next((total, counts) for name, total, counts in self.phases if name == phase)

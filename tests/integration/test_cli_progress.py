@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,34 +22,12 @@ from ivrimeet.cli.progress import RichTransferEvents, transfer_bars
 from ivrimeet.models.loaders import SnapshotLoader
 from ivrimeet.objects import LocalStore
 from tests.faults.proxy import FaultProxy, port_of, running_proxy
-from tests.integration.model_store_support import make_store
+from tests.integration.model_store_support import RecordedEvents, make_store
 from tests.servers.hub import StandInHub
 
 MIB = 1024 * 1024
 # huggingface_hub writes a download in 10 MiB chunks: 25 MiB lands in three steps.
 BIG = 25 * MIB
-
-
-class Counts:
-    """The running byte count of each phase, after every ``advanced`` call."""
-
-    def __init__(self) -> None:
-        self.by_phase: dict[str, list[int]] = {}
-        self._phase = ""
-        self._lock = threading.Lock()
-
-    def started(self, phase: str, label: str, files: int, total_bytes: int | None) -> None:
-        with self._lock:
-            self._phase = phase
-            self.by_phase[phase] = []
-
-    def advanced(self, byte_count: int) -> None:
-        with self._lock:
-            counts = self.by_phase[self._phase]
-            counts.append((counts[-1] if counts else 0) + byte_count)
-
-    def finished(self) -> None:
-        return None
 
 
 @pytest.fixture
@@ -76,21 +53,21 @@ def test_hugging_face_download_progress_moves_before_the_file_is_complete(
     repo = f"ivrimeet-test/paced-{uuid.uuid4().hex[:8]}"
     hub_client.publish(repo, folder)
     (tmp_path / "tmp").mkdir()
-    counts = Counts()
+    events = RecordedEvents()
     store = make_store(
         LocalStore(tmp_path / "objects", signing_key=b"k"),
         hub_client,
         tmp_path / "tmp",
-        events=counts,
+        events=events,
     )
 
     loaded = store.load(SnapshotLoader(), repo)
 
     total = loaded.manifest.total_bytes
-    downloaded = counts.by_phase["download"]
+    _, downloaded = events.counts("download")
     assert downloaded[-1] >= total
     assert [c for c in downloaded if 0 < c < BIG], downloaded
-    uploaded = counts.by_phase["upload"]
+    _, uploaded = events.counts("upload")
     assert uploaded[-1] == total
     assert len([c for c in uploaded if 0 < c < total]) >= BIG // MIB - 1
 

@@ -8,40 +8,16 @@ A fill of a repo with a multi-MB file from the Hub stand-in into moto reports a
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from pathlib import Path
 
 from ivrimeet.models.loaders import SnapshotLoader
 from ivrimeet.objects import S3Store
-from tests.integration.model_store_support import make_store
+from tests.integration.model_store_support import RecordedEvents, make_store
 from tests.servers.hub import StandInHub
 from tests.servers.s3 import S3Server
 
 BIG = 6 * 1024 * 1024 + 123
-
-
-class RecordedEvents:
-    """Every phase with the running byte count after each ``advanced`` call."""
-
-    def __init__(self) -> None:
-        self.phases: list[tuple[str, int | None, list[int]]] = []
-        self._lock = threading.Lock()
-
-    def started(self, phase: str, label: str, files: int, total_bytes: int | None) -> None:
-        with self._lock:
-            self.phases.append((phase, total_bytes, []))
-
-    def advanced(self, byte_count: int) -> None:
-        with self._lock:
-            counts = self.phases[-1][2]
-            counts.append((counts[-1] if counts else 0) + byte_count)
-
-    def finished(self) -> None:
-        return None
-
-    def counts(self, phase: str) -> tuple[int | None, list[int]]:
-        return next((total, counts) for name, total, counts in self.phases if name == phase)
 
 
 def test_a_fill_reports_download_and_upload_bytes_as_they_move(
