@@ -249,7 +249,11 @@ def test_an_expired_lease_of_another_machine_is_taken_over(
         check_loaded(model.snapshot, repo)
 
     assert objects.exists(LAYOUT.manifest(repo.repo_id, repo.commit))
-    assert _leases(proxied_moto, repo) == [], "the successful load removed the expired lease"
+    wait_until(
+        lambda: _leases(proxied_moto, repo) == [],
+        timeout=30,
+        message="the successful load removing the expired lease",
+    )
 
 
 def test_a_live_lease_of_another_machine_is_waited_for_then_a_clear_timeout(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -175,7 +176,7 @@ class ModelStore:
                     )
                 if self.on_loaded is not None:
                     self.on_loaded(loaded.report)
-                self._remove_free_leases(repo, revision)
+                self._remove_free_leases_meanwhile(repo, revision)
                 self._warn_if_disk_low()
                 try:
                     yield loaded
@@ -261,6 +262,21 @@ class ModelStore:
         )
 
     # --- leases
+
+    def _remove_free_leases_meanwhile(self, repo: str, revision: str) -> None:
+        """Start ``_remove_free_leases`` on a thread; the load does not wait for it.
+
+        Finding leases takes a LIST, which on S3 means a boto3 client (~0.4 s of
+        imports and set-up) that a restore from the bucket otherwise never needs.
+        If the process exits first, the lease is left to the next load, to
+        ``models gc`` or to its expiry: all of them remove it.
+        """
+        threading.Thread(
+            target=self._remove_free_leases,
+            args=(repo, revision),
+            name="ivrimeet-lease-cleanup",
+            daemon=True,
+        ).start()
 
     def _remove_free_leases(self, repo: str, revision: str) -> None:
         """Remove leases of this model whose owner is provably gone or expired (a dead filler's)."""
