@@ -50,7 +50,8 @@ class KnownTurnsPipeline:
     def __init__(self, turns: list[tuple[float, float, str]]) -> None:
         self.turns = turns
 
-    def __call__(self, audio: dict[str, Any]) -> Any:
+    def __call__(self, audio: dict[str, Any], hook: Any = None) -> Any:
+        """Like ``Pipeline.__call__``: ``hook`` (progress) is accepted; there are no steps."""
         from pyannote.core import Annotation, Segment
 
         annotation = Annotation()

@@ -60,10 +60,11 @@ def test_reprocess_while_the_queue_is_down_is_a_503_and_the_sweeper_queues_it_la
 
         assert answer.status_code == 503, answer.text
         assert answer.json()["code"] == "queue_unavailable"
-        assert answer.json()["message"].startswith(
-            "Cannot enqueue a job on the job queue (Redis).\nWhat to do:\n"
-            "  - retry in a moment: the service reconnects by itself once the queue is back"
-        )
+        body = answer.json()
+        assert body["message"].startswith("The job queue could not be reached.")
+        assert "try again in a minute" in body["message"]
+        assert body["request_id"] in body["message"]
+        assert answer.headers["X-Request-Id"] == body["request_id"]
         for where in ("127.0.0.1", str(proxy.port), redis_queue.name):
             assert where not in answer.text
         assert db.get_meeting(database, meeting_id).status == "queued"

@@ -1,11 +1,12 @@
-"""A worker killed mid-job: the meeting is re-run by another worker, same keys, one result.
+"""A worker killed mid-job: another worker re-runs the meeting; one result, nothing orphaned.
 
 Real processes: ``ivrimeet worker`` children on a shared SQLite database and
 queue, moto S3 behind the fault proxy, the tiny SpeechBrain pipeline from the
 Hub stand-in. The first worker is held at a known point (the proxy stalls its
-upload of ``results/<meeting>/diarization.json``, after the snippets are
+upload of ``results/<meeting>/<run>/diarization.json``, after its snippets are
 stored), killed with SIGKILL there, and a second worker with the same short
-claim TTL finds the expired claim, re-queues the meeting and finishes it.
+claim TTL finds the expired claim, re-queues the meeting and finishes it under
+keys of its own run, removing what the dead run left.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ivrimeet import db
+from ivrimeet.processing.run_keys import results_json_key, results_rttm_key, snippet_prefix
 from ivrimeet.worker import JobQueue
 from tests.audio import TwoVoiceRecording
 from tests.faults.conftest import ProxiedBucket
@@ -96,7 +98,8 @@ def test_worker_killed_mid_job_is_rerun_elsewhere_with_the_same_keys_and_one_res
         )
         # Every attempt stalls (times=None): a single stall would let botocore's retry
         # through after its 60 s read timeout, and a slow test would see the job finish.
-        proxy.stall(request=f"results/{meeting_id}/diarization.json", direction="up", times=None)
+        # The run's number is not known before it starts; this test processes one meeting.
+        proxy.stall(request="/diarization.json", direction="up", times=None)
         queue.enqueue_processing(meeting_id)
 
         # Held after the snippets, before the results; its heartbeat keeps it claimed.
@@ -147,10 +150,12 @@ def test_worker_killed_mid_job_is_rerun_elsewhere_with_the_same_keys_and_one_res
         )
 
         snippet_keys = {s.snippet_key for s in meeting.speakers}
-        assert snippet_keys == snippets_at_kill  # the re-run wrote the same keys
+        live_run = str(runs[1].id)
+        assert all(k.startswith(snippet_prefix(meeting_id, live_run)) for k in snippet_keys)
+        assert snippet_keys.isdisjoint(snippets_at_kill)  # the dead run's keys were its own
         result_keys = {
-            f"results/{meeting_id}/diarization.json",
-            f"results/{meeting_id}/diarization.rttm",
+            results_json_key(meeting_id, live_run),
+            results_rttm_key(meeting_id, live_run),
         }
         assert {meeting.json_key, meeting.rttm_key} == result_keys
         assert (

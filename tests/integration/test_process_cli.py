@@ -10,6 +10,7 @@ from typer.testing import CliRunner, Result
 
 from ivrimeet.cli.main import app
 from ivrimeet.objects import LocalStore, S3Store
+from ivrimeet.processing.run_keys import snippet_prefix
 from tests.audio import TwoVoiceRecording, ffprobe_audio, write_text_file
 from tests.hubrepos import PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA
 from tests.servers.hub import TEST_TOKEN, StandInHub
@@ -54,7 +55,7 @@ def test_process_json_reports_speakers_whose_snippets_and_results_are_in_the_loc
     assert store.exists(document["recording_key"])
     assert len(document["speakers"]) >= 1
     for speaker in document["speakers"]:
-        assert speaker["snippet_key"] == f"snippets/{meeting}/{speaker['label']}.ogg"
+        assert speaker["snippet_key"] == f"{snippet_prefix(meeting, 'cli')}{speaker['label']}.ogg"
         assert 0 < ffprobe_audio(store.get_bytes(speaker["snippet_key"])).duration <= 15
     stored = json.loads(store.get_bytes(document["json_key"]))
     assert [s["label"] for s in stored["speakers"]] == [s["label"] for s in document["speakers"]]
