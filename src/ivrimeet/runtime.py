@@ -57,7 +57,7 @@ def object_store(settings: Settings) -> ObjectStore:
     if settings.uses_s3:
         return S3Store(s3_connection(settings))
     data_dir = settings.ivrimeet_data_dir
-    return LocalStore(data_dir / "objects", signing_key=local_signing_key(data_dir))
+    return LocalStore(data_dir / "objects")
 
 
 def model_store(

@@ -28,7 +28,7 @@ HolderFactory = Callable[[StandInHub, Path], ModelHolder]
 def _holder(hub: StandInHub, root: Path) -> ModelHolder:
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     store = ModelStore(
-        LocalStore(root / "models-bucket", signing_key=b"k" * 32),
+        LocalStore(root / "models-bucket"),
         hub=HubAccess(endpoint=hub.endpoint, token=TEST_TOKEN),
         tmp_dir=root / "tmp",
     )
@@ -67,4 +67,4 @@ def tiny_holder(
 
 @pytest.fixture
 def local_store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "objects", signing_key=b"k" * 32)
+    return LocalStore(tmp_path / "objects")

@@ -55,7 +55,7 @@ def test_hugging_face_download_progress_moves_before_the_file_is_complete(
     (tmp_path / "tmp").mkdir()
     events = RecordedEvents()
     store = make_store(
-        LocalStore(tmp_path / "objects", signing_key=b"k"),
+        LocalStore(tmp_path / "objects"),
         hub_client,
         tmp_path / "tmp",
         events=events,

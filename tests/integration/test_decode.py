@@ -26,7 +26,7 @@ KEY = "audio/m1/original.wav"
 
 @pytest.fixture
 def local_store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "objects", signing_key=b"k" * 32)
+    return LocalStore(tmp_path / "objects")
 
 
 @pytest.fixture

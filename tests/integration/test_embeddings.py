@@ -131,7 +131,7 @@ def test_model_holder_installs_it_for_wespeaker_and_diarization_is_unchanged(
 ) -> None:
     (tmp_path / "tmp").mkdir()
     store = ModelStore(
-        LocalStore(tmp_path / "bucket", signing_key=b"k" * 32),
+        LocalStore(tmp_path / "bucket"),
         hub=HubAccess(endpoint=hub_standin.endpoint, token=TEST_TOKEN),
         tmp_dir=tmp_path / "tmp",
     )

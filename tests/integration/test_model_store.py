@@ -44,7 +44,7 @@ def tmp_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def local_objects(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    return LocalStore(tmp_path / "bucket")
 
 
 @pytest.fixture
@@ -344,7 +344,7 @@ class _ReadOnlyStore(LocalStore):
 def test_read_only_bucket_still_loads_from_hub_with_warnings(
     tmp_path: Path, hub_client: StandInHub, tmp_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    objects = _ReadOnlyStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    objects = _ReadOnlyStore(tmp_path / "bucket")
     store = make_store(objects, hub_client, tmp_dir)
 
     with caplog.at_level("WARNING"), materialize(store, SAFETENSORS) as model:

@@ -29,7 +29,7 @@ def test_missing_token_names_the_gated_repo_the_pipeline_needs(
 ) -> None:
     assert hub_client.is_gated(COMMUNITY) and not hub_client.is_gated(PIPELINE)
     (tmp_path / "tmp").mkdir()
-    bucket = LocalStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    bucket = LocalStore(tmp_path / "bucket")
     store = make_store(bucket, hub_client, tmp_path / "tmp", token=None)
 
     with (

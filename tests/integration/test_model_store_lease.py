@@ -28,7 +28,7 @@ def tmp_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def objects(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    return LocalStore(tmp_path / "bucket")
 
 
 def _held_elsewhere(objects: LocalStore, clock: FakeClock, seconds: float) -> None:
@@ -62,7 +62,7 @@ def test_waiter_takes_over_an_expired_lease_and_fills_without_real_sleeping(
 def test_second_replica_waits_for_manifest_instead_of_downloading(
     objects: LocalStore, hub: StandInHub, tmp_dir: Path, tmp_path: Path
 ) -> None:
-    filled = LocalStore(tmp_path / "filled", signing_key=b"k" * 32)
+    filled = LocalStore(tmp_path / "filled")
     with materialize(make_store(filled, hub, tmp_path / "tmp2"), SAFETENSORS):
         pass
     hub.reset()

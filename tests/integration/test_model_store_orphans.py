@@ -19,7 +19,7 @@ LAYOUT = BucketLayout("models/")
 
 @pytest.fixture
 def objects(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    return LocalStore(tmp_path / "bucket")
 
 
 def _stored_without_ref(objects: LocalStore, hub: StandInHub, tmp_dir: Path) -> None:

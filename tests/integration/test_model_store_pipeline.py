@@ -22,7 +22,7 @@ LAYOUT = BucketLayout("models/")
 def test_second_pipeline_in_a_process_keeps_its_plda_in_its_own_closure(
     hub: StandInHub, tmp_path: Path
 ) -> None:
-    objects = LocalStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    objects = LocalStore(tmp_path / "bucket")
     tmp_dir = tmp_path / "tmp"
     store = make_store(objects, hub, tmp_dir)
 

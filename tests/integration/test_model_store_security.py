@@ -31,7 +31,7 @@ def tmp_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def objects(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    return LocalStore(tmp_path / "bucket")
 
 
 def _replace_file(objects: LocalStore, repo: str, commit: str, path: str, body: bytes) -> None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def test_the_shared_speechbrain_repo_is_downloaded_once_for_both_models(
     hub: StandInHub, tmp_path: Path, caplog: pytest.LogCaptureFixture, pipeline_first: bool
 ) -> None:
-    store = make_store(LocalStore(tmp_path / "bucket", signing_key=b"k" * 32), hub, tmp_path / "t")
+    store = make_store(LocalStore(tmp_path / "bucket"), hub, tmp_path / "t")
     loads = [
         lambda: load_diarization_pipeline(store, PIPELINE_SPEECHBRAIN),
         lambda: load_speaker_encoder(store, SPEECHBRAIN_ECAPA),

@@ -42,7 +42,7 @@ def _run(*args: str) -> Result:
 
 
 def _bucket(cli_env: dict[str, str]) -> LocalStore:
-    return LocalStore(Path(cli_env["IVRIMEET_DATA_DIR"]) / "objects", signing_key=b"unused")
+    return LocalStore(Path(cli_env["IVRIMEET_DATA_DIR"]) / "objects")
 
 
 def test_pull_stores_a_model_once_and_list_shows_it(

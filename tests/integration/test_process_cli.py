@@ -36,8 +36,7 @@ def _invoke(args: list[str], env: dict[str, str]) -> Result:
 
 
 def _local_store(tmp_path: Path) -> LocalStore:
-    data = tmp_path / "data"
-    return LocalStore(data / "objects", signing_key=(data / ".signing-key").read_bytes())
+    return LocalStore(tmp_path / "data" / "objects")
 
 
 def test_process_json_reports_speakers_whose_snippets_and_results_are_in_the_local_store(

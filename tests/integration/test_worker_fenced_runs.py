@@ -133,7 +133,7 @@ def test_a_run_superseded_mid_job_leaves_only_the_last_runs_objects(
     tmp_path: Path,
     two_voice_recordings: TwoVoiceRecording,
 ) -> None:
-    store = LocalStore(tmp_path / "objects", signing_key=b"k" * 32)
+    store = LocalStore(tmp_path / "objects")
     with _workers(pg_database, store, tiny_holder, redis_queue, tmp_path) as queue:
         for round_ in range(ROUNDS):
             meeting_id = new_queued_meeting(pg_database, store, two_voice_recordings.short_wav)
@@ -180,7 +180,7 @@ def test_a_failing_job_of_a_deleted_meeting_leaves_nothing(
     tmp_path: Path,
     two_voice_recordings: TwoVoiceRecording,
 ) -> None:
-    store = _DeletedThenFailing(tmp_path / "objects", signing_key=b"k" * 32)
+    store = _DeletedThenFailing(tmp_path / "objects")
     store.database = database
     context = JobContext(
         database=database, store=store, models=tiny_holder, snippet_seconds=15.0, worker_name="t"

@@ -178,7 +178,7 @@ def test_meeting_deleted_while_processing_leaves_no_objects_behind(
     tmp_path: Path,
     two_voice_recordings: TwoVoiceRecording,
 ) -> None:
-    store = _DeletedWhileProcessing(tmp_path / "objects", signing_key=b"k" * 32)
+    store = _DeletedWhileProcessing(tmp_path / "objects")
     store.database = database
     context = _context(database, store, tiny_holder)
     meeting_id = _queued(database, store, two_voice_recordings.short_wav)

@@ -25,7 +25,7 @@ PREFIX = LAYOUT.leases_prefix(REPO, "main")
 
 @pytest.fixture
 def objects(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    return LocalStore(tmp_path / "bucket")
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ class _RacingStore(LocalStore):
 
 
 def test_losing_the_create_only_race_means_waiting(tmp_path: Path, clock: FakeClock) -> None:
-    objects = _RacingStore(tmp_path / "bucket", signing_key=b"k" * 32)
+    objects = _RacingStore(tmp_path / "bucket")
 
     assert _leases(objects, clock).acquire(REPO, "main") is None
     with pytest.raises(AlreadyExistsError):
@@ -160,7 +160,7 @@ class _NoCreateOnly(LocalStore):
 
 
 def test_server_without_create_only_puts_is_reported(tmp_path: Path, clock: FakeClock) -> None:
-    objects = _NoCreateOnly(tmp_path / "bucket", signing_key=b"k" * 32)
+    objects = _NoCreateOnly(tmp_path / "bucket")
 
     with pytest.raises(CreateOnlyUnsupportedError):
         _leases(objects, clock).acquire(REPO, "main")

@@ -11,14 +11,12 @@ into place (``os.link``: atomic and fails if the key exists, which is how
 ``put_if_absent`` is create-only). A crash leaves at most a temporary file, never
 half an object; ``sweep_incomplete`` removes those at start-up.
 
-``presign_get`` returns a relative URL of the API's ``/files`` route signed with
-HMAC-SHA256 over the key and expiry; ``verify_signature`` checks it.
+The folder store hands out no URLs: ``presign_get`` raises ``UnsupportedError``,
+and readers open the file at ``url_for(key)`` instead.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import time
@@ -27,7 +25,6 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import quote
 
 from ivrimeet.errors import (
     AlreadyExistsError,
@@ -35,6 +32,7 @@ from ivrimeet.errors import (
     DiskFullError,
     ObjectNotFoundError,
     SizeLimitError,
+    UnsupportedError,
 )
 from ivrimeet.objects.chunks import Body, iter_chunks
 from ivrimeet.objects.store import (
@@ -76,11 +74,9 @@ class _RangeReader:
 class LocalStore:
     """Objects as files under ``root``; see the module docstring for guarantees."""
 
-    def __init__(self, root: Path, *, signing_key: bytes, url_base: str = "/files") -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._incomplete = self.root.with_name(self.root.name + ".incomplete")
-        self._signing_key = signing_key
-        self._url_base = url_base.rstrip("/")
         self.root.mkdir(parents=True, exist_ok=True)
         self._incomplete.mkdir(parents=True, exist_ok=True)
 
@@ -325,22 +321,12 @@ class LocalStore:
             removed += 1
         return removed
 
-    # --- signed URLs ----------------------------------------------------------
-
-    def _signature(self, key: str, expires: int) -> str:
-        message = f"{key}\n{expires}".encode()
-        return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+    # --- URLs -----------------------------------------------------------------
 
     def presign_get(self, key: str, expires_seconds: int = 900) -> str:
-        validate_key(key)
-        expires = int(time.time()) + expires_seconds
-        return (
-            f"{self._url_base}/{quote(key)}?expires={expires}"
-            f"&signature={self._signature(key, expires)}"
+        # Nothing serves this folder over HTTP, so a URL would lead nowhere; browsers
+        # get media through the API's signed /media links, ffmpeg reads the file.
+        raise UnsupportedError(
+            f"Cannot make a URL for {validate_key(key)}: the folder store hands out no URLs",
+            hints=[f"read the file at {self.url_for(key)} instead"],
         )
-
-    def verify_signature(self, key: str, expires: int, signature: str) -> bool:
-        """True if ``signature`` was made by ``presign_get`` for ``key`` and has not expired."""
-        if expires < time.time():
-            return False
-        return hmac.compare_digest(self._signature(key, expires), signature)

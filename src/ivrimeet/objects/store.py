@@ -213,5 +213,8 @@ class ObjectStore(Protocol):
         ...
 
     def presign_get(self, key: str, expires_seconds: int = 900) -> str:
-        """A short-lived URL to read ``key`` (S3: presigned; local: signed API route)."""
+        """A short-lived presigned URL to read ``key``.
+
+        Raises ``UnsupportedError`` from the folder store, which hands out no URLs.
+        """
         ...
