@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ivrimeet import db
-from ivrimeet.errors import ConfigurationError, MeetingNotFoundError
+from ivrimeet.errors import ConfigurationError, MeetingNotFoundError, ObjectNotFoundError
 
 
 def _new_meeting(database: db.Database, title: str | None = "standup") -> db.MeetingRecord:
@@ -200,6 +200,33 @@ def test_renaming_a_speaker_of_another_meeting_is_not_found(database: db.Databas
     other = _new_meeting(database)
     with pytest.raises(MeetingNotFoundError):
         db.rename_speaker(database, other.id, done.speakers[0].id, "Eve")
+
+
+def test_snippet_key_is_found_only_through_the_speakers_own_meeting(database: db.Database) -> None:
+    done = _finish(database, _new_meeting(database))
+    other = _new_meeting(database)
+    speaker = done.speakers[0]
+    assert db.snippet_key(database, done.id, speaker.id) == speaker.snippet_key
+    with pytest.raises(MeetingNotFoundError):
+        db.snippet_key(database, other.id, speaker.id)
+
+
+def test_speaker_without_a_snippet_has_no_snippet_key(database: db.Database) -> None:
+    meeting = _new_meeting(database)
+    claim = db.claim_for_processing(database, meeting.id, worker="test")
+    assert claim is not None
+    assert db.record_results(
+        database,
+        claim,
+        duration_seconds=2.0,
+        speakers=[db.NewSpeaker("SPEAKER_00", 2.0, None, None, None)],
+        segments=[],
+        rttm_key=None,
+        json_key=None,
+    )
+    speaker_id = db.get_meeting(database, meeting.id).speakers[0].id
+    with pytest.raises(ObjectNotFoundError):
+        db.snippet_key(database, meeting.id, speaker_id)
 
 
 def test_deleting_a_meeting_deletes_every_row_of_it(database: db.Database) -> None:

@@ -18,6 +18,7 @@ from ivrimeet.db.meetings import (
     rename_speaker,
     report_progress,
     request_reprocess,
+    snippet_key,
 )
 from ivrimeet.db.migrate import HEAD_REVISION, current_revision, head_revision, upgrade
 from ivrimeet.db.records import (
@@ -81,6 +82,7 @@ __all__ = [
     "request_reprocess",
     "requeue_expired",
     "run_is_current",
+    "snippet_key",
     "sqlite_url",
     "touch_stranded",
     "upgrade",

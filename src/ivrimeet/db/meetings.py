@@ -31,7 +31,7 @@ from ivrimeet.db.tables import (
     as_utc,
     utc_now,
 )
-from ivrimeet.errors import MeetingNotFoundError
+from ivrimeet.errors import MeetingNotFoundError, ObjectNotFoundError
 
 __all__ = [
     "create_meeting",
@@ -45,6 +45,7 @@ __all__ = [
     "meeting_exists",
     "rename_speaker",
     "request_reprocess",
+    "snippet_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,21 @@ def get_meeting(db: Database, meeting_id: str) -> MeetingRecord:
     """The meeting with its speakers and segments; ``MeetingNotFoundError`` if absent."""
     with db.session() as session:
         return _meeting_record(_load(session, meeting_id), with_children=True)
+
+
+def snippet_key(db: Database, meeting_id: str, speaker_id: str) -> str:
+    """The object key of the speaker's snippet.
+
+    ``MeetingNotFoundError`` if the meeting or the speaker is absent,
+    ``ObjectNotFoundError`` if processing made no snippet for the speaker.
+    """
+    record = get_meeting(db, meeting_id)
+    speaker = next((s for s in record.speakers if s.id == speaker_id), None)
+    if speaker is None:
+        raise MeetingNotFoundError(f"Meeting {meeting_id} has no speaker {speaker_id}.")
+    if speaker.snippet_key is None:
+        raise ObjectNotFoundError(f"Speaker {speaker_id} of meeting {meeting_id} has no snippet.")
+    return speaker.snippet_key
 
 
 def list_meetings(db: Database, *, limit: int, offset: int) -> MeetingPage:

@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from ivrimeet import db
 from ivrimeet.api.deps import MeetingId, SpeakerId, StateDep
-from ivrimeet.errors import MeetingNotFoundError, ObjectNotFoundError, UrlSignatureError
+from ivrimeet.errors import UrlSignatureError
 from ivrimeet.objects import ObjectStore
 
 __all__ = ["RangeNotSatisfiable", "parse_range", "ranged_response", "router"]
@@ -120,13 +120,8 @@ def get_snippet(
     range_header: RangeHeader = None,
 ) -> Response:
     _check_link(request, state, expires, signature)
-    record = db.get_meeting(state.services.database, meeting_id)
-    speaker = next((s for s in record.speakers if s.id == speaker_id), None)
-    if speaker is None:
-        raise MeetingNotFoundError(f"Meeting {meeting_id} has no speaker {speaker_id}.")
-    if speaker.snippet_key is None:
-        raise ObjectNotFoundError(f"Speaker {speaker_id} of meeting {meeting_id} has no snippet.")
-    return ranged_response(state.services.store, speaker.snippet_key, range_header)
+    key = db.snippet_key(state.services.database, meeting_id, speaker_id)
+    return ranged_response(state.services.store, key, range_header)
 
 
 def ranged_response(store: ObjectStore, key: str, range_header: str | None) -> Response:

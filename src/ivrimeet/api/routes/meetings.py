@@ -37,7 +37,6 @@ from ivrimeet.errors import (
     InvalidInputError,
     IvrimeetError,
     MeetingNotFoundError,
-    ObjectNotFoundError,
     SizeLimitError,
 )
 from ivrimeet.media.upload import MAX_TITLE_CHARS, store_upload
@@ -270,12 +269,7 @@ def get_audio(meeting_id: MeetingId, request: Request, state: StateDep) -> Respo
 def get_snippet(
     meeting_id: MeetingId, speaker_id: SpeakerId, request: Request, state: StateDep
 ) -> Response:
-    record = db.get_meeting(state.services.database, meeting_id)
-    speaker = next((s for s in record.speakers if s.id == speaker_id), None)
-    if speaker is None:
-        raise MeetingNotFoundError(f"Meeting {meeting_id} has no speaker {speaker_id}.")
-    if speaker.snippet_key is None:
-        raise ObjectNotFoundError(f"Speaker {speaker_id} of meeting {meeting_id} has no snippet.")
+    db.snippet_key(state.services.database, meeting_id, speaker_id)  # 404 without a snippet
     links = state.links
     return _media_link_response(
         request, links.snippet(meeting_id, speaker_id), links.expires_seconds
