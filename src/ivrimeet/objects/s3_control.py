@@ -65,29 +65,16 @@ def probe_create_only(client: S3Client, connection: S3Connection) -> bool:
     probe = f"{PROBE_PREFIX}{os.urandom(16).hex()}"
     try:
         for attempt in (1, 2):
-            try:
-                client.put_object(Bucket=bucket, Key=probe, Body=b"", IfNoneMatch="*")
-            except ClientError as exc:
-                code = s3_errors.S3Answer.from_client_error(exc).code
-                if attempt == 2 and code in _PRECONDITION_CODES:
-                    return True
-                if code in _NOT_IMPLEMENTED_CODES:
-                    return False
-                raise s3_errors.translate_client_error(
-                    exc,
-                    operation="PutObject",
-                    bucket=bucket,
-                    key=probe,
-                    connection=connection,
-                ) from exc
-            except BotoCoreError as exc:
-                raise s3_errors.translate_boto_error(
-                    exc,
-                    operation="PutObject",
-                    bucket=bucket,
-                    key=probe,
-                    connection=connection,
-                ) from exc
+            with s3_errors.translated("PutObject", connection, key=probe):
+                try:
+                    client.put_object(Bucket=bucket, Key=probe, Body=b"", IfNoneMatch="*")
+                except ClientError as exc:
+                    code = s3_errors.S3Answer.from_client_error(exc).code
+                    if attempt == 2 and code in _PRECONDITION_CODES:
+                        return True
+                    if code in _NOT_IMPLEMENTED_CODES:
+                        return False
+                    raise
         logger.warning("object.create_only_unsupported endpoint=%s", connection.endpoint_label)
         return False
     finally:
