@@ -41,7 +41,7 @@ def s3_connection(settings: Settings) -> S3Connection:
 
 
 def local_signing_key(data_dir: Path) -> bytes:
-    """The HMAC key for local signed URLs, created once per data dir (mode 0600)."""
+    """The HMAC key of the API's media links when it has no token; made once per data dir."""
     path = data_dir / ".signing-key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -12,23 +12,11 @@ from ivrimeet.cli.main import app
 from ivrimeet.objects import LocalStore, S3Store
 from ivrimeet.processing.run_keys import snippet_prefix
 from tests.audio import TwoVoiceRecording, ffprobe_audio, write_text_file
-from tests.hubrepos import PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA
+from tests.integration.cli_support import process_env
 from tests.servers.hub import TEST_TOKEN, StandInHub
 from tests.servers.s3 import TEST_ACCESS_KEY, TEST_SECRET_KEY, S3Server
 
 pytestmark = pytest.mark.slow
-
-
-def _env(hub: StandInHub, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        "HF_ENDPOINT": hub.endpoint,
-        "HF_TOKEN": TEST_TOKEN,
-        "DIARIZATION_PIPELINE": PIPELINE_SPEECHBRAIN,
-        "EMBEDDING_MODEL": SPEECHBRAIN_ECAPA,
-        "IVRIMEET_DATA_DIR": str(tmp_path / "data"),
-        "IVRIMEET_TMP_DIR": str(tmp_path),
-        **extra,
-    }
 
 
 def _invoke(args: list[str], env: dict[str, str]) -> Result:
@@ -43,7 +31,8 @@ def test_process_json_reports_speakers_whose_snippets_and_results_are_in_the_loc
     hub_client: StandInHub, tmp_path: Path, two_voice_recordings: TwoVoiceRecording
 ) -> None:
     result = _invoke(
-        ["process", str(two_voice_recordings.short_wav), "--json"], _env(hub_client, tmp_path)
+        ["process", str(two_voice_recordings.short_wav), "--json"],
+        process_env(hub_client, tmp_path),
     )
 
     assert result.exit_code == 0, result.output
@@ -75,7 +64,7 @@ def test_process_prints_a_speakers_table_for_a_recording_stored_in_s3(
     two_voice_recordings: TwoVoiceRecording,
 ) -> None:
     bucket = moto_s3.new_bucket("cli").bucket
-    env = _env(
+    env = process_env(
         hub_client,
         tmp_path,
         S3_BUCKET=bucket,
@@ -104,7 +93,7 @@ def test_process_refuses_a_text_file_before_uploading_anything(
 ) -> None:
     notes = write_text_file(tmp_path / "notes.wav")
 
-    result = _invoke(["process", str(notes)], _env(hub_client, tmp_path))
+    result = _invoke(["process", str(notes)], process_env(hub_client, tmp_path))
 
     assert result.exit_code == 2
     assert "is not an audio or video recording (it looks like text)" in result.output

@@ -11,21 +11,10 @@ from typer.testing import CliRunner
 
 from ivrimeet.cli.main import app
 from tests.audio import TwoVoiceRecording
-from tests.hubrepos import PIPELINE_SPEECHBRAIN, SPEECHBRAIN_ECAPA
-from tests.servers.hub import TEST_TOKEN, StandInHub
+from tests.integration.cli_support import process_env
+from tests.servers.hub import StandInHub
 
 pytestmark = pytest.mark.slow
-
-
-def _env(hub: StandInHub, tmp_path: Path) -> dict[str, str]:
-    return {
-        "HF_ENDPOINT": hub.endpoint,
-        "HF_TOKEN": TEST_TOKEN,
-        "DIARIZATION_PIPELINE": PIPELINE_SPEECHBRAIN,
-        "EMBEDDING_MODEL": SPEECHBRAIN_ECAPA,
-        "IVRIMEET_DATA_DIR": str(tmp_path / "data"),
-        "IVRIMEET_TMP_DIR": str(tmp_path),
-    }
 
 
 def test_process_prints_progress_lines_from_decode_to_done_when_not_a_terminal(
@@ -34,7 +23,7 @@ def test_process_prints_progress_lines_from_decode_to_done_when_not_a_terminal(
     result = CliRunner().invoke(
         app,
         ["process", str(two_voice_recordings.short_wav), "--json"],
-        env=_env(hub_client, tmp_path),
+        env=process_env(hub_client, tmp_path),
     )
 
     assert result.exit_code == 0, result.output
