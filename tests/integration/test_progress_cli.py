@@ -36,4 +36,5 @@ def test_process_prints_progress_lines_from_decode_to_done_when_not_a_terminal(
     assert percents == sorted(percents) and percents[-1] == 100
     timings = json.loads(result.stdout)["timings"]
     assert set(timings["diarize_steps"]) == {"segmentation", "embeddings", "clustering"}
-    assert sum(timings["diarize_steps"].values()) <= timings["steps"]["diarize"]
+    # Each step is rounded to the millisecond in the JSON; the diarize total is not.
+    assert sum(timings["diarize_steps"].values()) <= timings["steps"]["diarize"] + 0.002
