@@ -176,7 +176,6 @@ class ModelStore:
                     )
                 if self.on_loaded is not None:
                     self.on_loaded(loaded.report)
-                self._remove_free_leases_meanwhile(repo, revision)
                 self._warn_if_disk_low()
                 try:
                     yield loaded
@@ -185,6 +184,9 @@ class ModelStore:
         finally:
             if loaded is not None:
                 log_loaded(loaded.report, temp=cache, freed_bytes=freed)
+                # After the caller is done with the model: the cleanup's boto3 set-up
+                # must not compete with the restore or the model's own loading.
+                self._remove_free_leases_meanwhile(repo, revision)
 
     def _prepare(
         self,
@@ -267,9 +269,11 @@ class ModelStore:
         """Start ``_remove_free_leases`` on a thread; the load does not wait for it.
 
         Finding leases takes a LIST, which on S3 means a boto3 client (~0.4 s of
-        imports and set-up) that a restore from the bucket otherwise never needs.
-        If the process exits first, the lease is left to the next load, to
-        ``models gc`` or to its expiry: all of them remove it.
+        imports and set-up) that a restore from the bucket otherwise never needs;
+        it starts once the load's block has ended. If the process exits first, the
+        lease is left to the next load, to ``models gc`` or to its expiry: all of
+        them remove it (a stale lease of a stored model blocks nobody: only fills
+        take leases).
         """
         threading.Thread(
             target=self._remove_free_leases,
