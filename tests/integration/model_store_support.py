@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import uuid
 from pathlib import Path
 
 from ivrimeet.models import HubAccess, ModelStore
@@ -14,7 +15,14 @@ from ivrimeet.models.clock import Clock
 from ivrimeet.objects.store import ObjectStore
 from tests.servers.hub import TEST_TOKEN, StandInHub
 
-__all__ = ["FakeClock", "RecordedEvents", "downloads", "make_store", "run_child"]
+__all__ = [
+    "FakeClock",
+    "RecordedEvents",
+    "downloads",
+    "make_store",
+    "publish_weights_repo",
+    "run_child",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,3 +121,14 @@ class RecordedEvents:
 
     def counts(self, phase: str) -> tuple[int | None, list[int]]:
         return next((total, counts) for name, total, counts in self.phases if name == phase)
+
+
+def publish_weights_repo(hub: StandInHub, root: Path, size: int, name: str) -> str:
+    """Publish a repo with ``size`` random bytes of weights and a config; its id."""
+    folder = root / "repo"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(os.urandom(size))
+    (folder / "config.json").write_text("{}\n")
+    repo = f"ivrimeet-test/{name}-{uuid.uuid4().hex[:8]}"
+    hub.publish(repo, folder)
+    return repo

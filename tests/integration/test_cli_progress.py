@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +20,11 @@ from ivrimeet.cli.progress import RichTransferEvents, transfer_bars
 from ivrimeet.models.loaders import SnapshotLoader
 from ivrimeet.objects import LocalStore
 from tests.faults.proxy import FaultProxy, port_of, running_proxy
-from tests.integration.model_store_support import RecordedEvents, make_store
+from tests.integration.model_store_support import (
+    RecordedEvents,
+    make_store,
+    publish_weights_repo,
+)
 from tests.servers.hub import StandInHub
 
 MIB = 1024 * 1024
@@ -46,12 +48,7 @@ def paced_hub(hub_client: StandInHub) -> Iterator[FaultProxy]:
 def test_hugging_face_download_progress_moves_before_the_file_is_complete(
     hub_client: StandInHub, paced_hub: FaultProxy, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "repo"
-    folder.mkdir()
-    (folder / "weights.bin").write_bytes(os.urandom(BIG))
-    (folder / "config.json").write_text("{}\n")
-    repo = f"ivrimeet-test/paced-{uuid.uuid4().hex[:8]}"
-    hub_client.publish(repo, folder)
+    repo = publish_weights_repo(hub_client, tmp_path, BIG, "paced")
     (tmp_path / "tmp").mkdir()
     events = RecordedEvents()
     store = make_store(

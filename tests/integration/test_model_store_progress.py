@@ -7,13 +7,15 @@ A fill of a repo with a multi-MB file from the Hub stand-in into moto reports a
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 from ivrimeet.models.loaders import SnapshotLoader
 from ivrimeet.objects import S3Store
-from tests.integration.model_store_support import RecordedEvents, make_store
+from tests.integration.model_store_support import (
+    RecordedEvents,
+    make_store,
+    publish_weights_repo,
+)
 from tests.servers.hub import StandInHub
 from tests.servers.s3 import S3Server
 
@@ -23,12 +25,7 @@ BIG = 6 * 1024 * 1024 + 123
 def test_a_fill_reports_download_and_upload_bytes_as_they_move(
     moto_s3: S3Server, hub_client: StandInHub, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "repo"
-    folder.mkdir()
-    (folder / "weights.bin").write_bytes(os.urandom(BIG))
-    (folder / "config.json").write_text("{}\n")
-    repo = f"ivrimeet-test/progress-{uuid.uuid4().hex[:8]}"
-    hub_client.publish(repo, folder)
+    repo = publish_weights_repo(hub_client, tmp_path, BIG, "progress")
     tmp_dir = tmp_path / "tmp"
     tmp_dir.mkdir()
     events = RecordedEvents()
